@@ -1,0 +1,312 @@
+//! The command line: argument definitions (clap derive) and the dispatch from a parsed [`Cli`] to the
+//! library. `main.rs` only parses and reports errors.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Translate Indonesian news articles into English and summarise them, locally.
+#[derive(Debug, Parser)]
+#[command(name = "warta", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub format: Format,
+    /// Write the result to FILE instead of standard output (for `batch`: the output directory).
+    #[arg(short, long, value_name = "FILE", global = true)]
+    pub output: Option<PathBuf>,
+    /// Print nothing but errors on standard error.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more about what is happening (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    #[value(alias = "md")]
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Translate an article into English, with a short summary.
+    #[command(after_help = "Example:\n  warta translate examples/kompas-nato.txt\n  warta translate page.html --format markdown -o page.en.md")]
+    Translate(TranslateArgs),
+    /// Write only a short English summary of an article (fast triage: no full translation).
+    #[command(after_help = "Example:\n  warta summarize examples/kompas-nato.txt --sentences 3")]
+    Summarize(SummarizeArgs),
+    /// Translate every article in a directory tree.
+    #[command(after_help = "Example:\n  warta batch archive/ -o archive-en/ --jobs 2")]
+    Batch(BatchArgs),
+    /// Show what the loader keeps of an article, and what it removed.
+    #[command(after_help = "Example:\n  warta clean examples/kompas-nato.txt\n  warta clean page.html --format json")]
+    Clean(CleanArgs),
+    /// Show which models are cached and where.
+    #[command(after_help = "Example:\n  warta models")]
+    Models(ModelsArgs),
+    /// Score translations with BLEU, chrF and chrF++ (identical to sacreBLEU).
+    #[command(after_help = "Example:\n  warta eval --hyp out.txt --ref ref.en.txt\n  warta eval --src test.id --ref test.en --limit 200")]
+    Eval(EvalArgs),
+    /// Measure translation and LLM speed on this machine.
+    #[command(after_help = "Example:\n  warta bench --llm model.gguf")]
+    Bench(BenchArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  warta completions bash > ~/.local/share/bash-completion/completions/warta")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// How input files are read.
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
+    /// Refuse input files larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 5_000_000)]
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CleanArgs {
+    /// Article file (.txt, .md, .html, or none: sniffed), or `-` for standard input.
+    pub input: String,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TranslatorKind {
+    /// Helsinki-NLP opus-mt-id-en (Marian) through candle: fast, sentence by sentence.
+    Marian,
+    /// A GGUF instruct LLM through candle: paragraph by paragraph, with context.
+    Llm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummarizerKind {
+    /// The LLM when it can be loaded, else extractive (with a warning).
+    Auto,
+    /// LLM summary checked against the source.
+    Llm,
+    /// Lead-biased sentence ranking; needs no LLM.
+    Extractive,
+}
+
+/// Which models to use and where they come from.
+#[derive(Debug, Args, Clone)]
+pub struct ModelArgs {
+    /// Translation engine.
+    #[arg(long, value_enum, default_value_t = TranslatorKind::Marian)]
+    pub translator: TranslatorKind,
+    /// Marian model: a Hub repo id or a local directory.
+    #[arg(long, value_name = "REPO|DIR", env = "WARTA_MODEL", default_value = "Helsinki-NLP/opus-mt-id-en")]
+    pub model: String,
+    /// Hub revision (branch, tag or commit) of the Marian model.
+    #[arg(long, value_name = "REV", default_value = "main")]
+    pub revision: String,
+    /// LLM: `REPO/FILE.gguf` on the Hub, or a local .gguf path.
+    #[arg(
+        long,
+        value_name = "REPO/FILE|PATH",
+        env = "WARTA_LLM",
+        default_value = "Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf"
+    )]
+    pub llm: String,
+    /// Beam size for Marian (1 = greedy).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub beams: usize,
+    /// Sentences translated together in one Marian batch.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub batch_size: usize,
+    /// Worker threads for tensor code (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Never touch the network; use only the local cache (same as HF_HUB_OFFLINE=1).
+    #[arg(long)]
+    pub offline: bool,
+    /// Directory of prompt templates that override the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub prompts: Option<PathBuf>,
+    #[command(flatten)]
+    pub generation: GenerationArgs,
+}
+
+/// LLM sampling. Greedy (deterministic) unless a temperature is given.
+#[derive(Debug, Args, Clone)]
+pub struct GenerationArgs {
+    /// Sampling temperature; 0 means greedy.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    /// Nucleus sampling probability mass.
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Random seed for sampling.
+    #[arg(long, default_value_t = 299_792_458)]
+    pub seed: u64,
+    /// Upper bound on generated tokens per LLM call.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub max_new_tokens: usize,
+}
+
+/// Summary options shared by `translate`, `summarize` and `batch`.
+#[derive(Debug, Args, Clone)]
+pub struct SummaryArgs {
+    /// How to write the summary.
+    #[arg(long, value_enum, default_value_t = SummarizerKind::Auto)]
+    pub summarizer: SummarizerKind,
+    /// Number of summary sentences (2-4 reads best).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub sentences: u8,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TranslateArgs {
+    /// Article file, or `-` for standard input.
+    pub input: String,
+    /// Treat the input as plain lines: no cleaning, one line in, one line out.
+    #[arg(long)]
+    pub raw: bool,
+    /// Skip the summary.
+    #[arg(long)]
+    pub no_summary: bool,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
+    #[command(flatten)]
+    pub models: ModelArgs,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SummarizeArgs {
+    /// Article file, or `-` for standard input.
+    pub input: String,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
+    #[command(flatten)]
+    pub models: ModelArgs,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BatchArgs {
+    /// Directory of articles (searched recursively).
+    #[arg(required_unless_present = "merge_manifests")]
+    pub input_dir: Option<PathBuf>,
+    /// Glob of files to include (repeatable; default: *.txt *.html *.htm *.md).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Glob of files to skip (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Worker threads.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Redo every file, even those already done.
+    #[arg(long)]
+    pub force: bool,
+    /// Process only shard K of N (1-based), chosen by a hash of each file's relative path.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Combine the manifests of these shard output directories into the one given by -o.
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "input_dir")]
+    pub merge_manifests: Vec<PathBuf>,
+    /// Write only summaries (the summary-only mode over a directory).
+    #[arg(long, conflicts_with = "no_summary")]
+    pub summary_only: bool,
+    /// Skip summaries.
+    #[arg(long)]
+    pub no_summary: bool,
+    #[command(flatten)]
+    pub input_opts: InputArgs,
+    #[command(flatten)]
+    pub models: ModelArgs,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ModelsArgs {
+    /// Download the default models into the cache now (otherwise they are fetched on first use).
+    #[arg(long)]
+    pub fetch: bool,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct EvalArgs {
+    /// Hypothesis file to score, one segment per line.
+    #[arg(long, value_name = "FILE", required_unless_present = "src", conflicts_with = "src")]
+    pub hyp: Option<PathBuf>,
+    /// Source file to translate first (one segment per line), then score.
+    #[arg(long, value_name = "FILE")]
+    pub src: Option<PathBuf>,
+    /// Reference translation, one segment per line.
+    #[arg(long = "ref", value_name = "FILE")]
+    pub reference: PathBuf,
+    /// Use only the first N lines.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Include per-sentence scores (JSON output).
+    #[arg(long)]
+    pub per_sentence: bool,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchEngine {
+    Marian,
+    Llm,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    /// Which engine to measure.
+    #[arg(long, value_enum, default_value_t = BenchEngine::Llm)]
+    pub engine: BenchEngine,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+/// Run a parsed command line. Returns the process exit code (0 ok, 3 batch finished with failures).
+pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    let global = &cli.global;
+    match cli.command {
+        Command::Clean(args) => {
+            let article = crate::article::load_article(&args.input, &crate::article::LoadOptions { max_bytes: args.input_opts.max_bytes })?;
+            let text = crate::render::clean(&article, global.format);
+            crate::output::write(global.output.as_deref(), &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Translate(_) => Err(crate::Error::NotAvailable("`warta translate`")),
+        Command::Summarize(_) => Err(crate::Error::NotAvailable("`warta summarize`")),
+        Command::Batch(_) => Err(crate::Error::NotAvailable("`warta batch`")),
+        Command::Models(_) => Err(crate::Error::NotAvailable("`warta models`")),
+        Command::Eval(_) => Err(crate::Error::NotAvailable("`warta eval`")),
+        Command::Bench(_) => Err(crate::Error::NotAvailable("`warta bench`")),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "warta", &mut out);
+            crate::output::write(global.output.as_deref(), &String::from_utf8_lossy(&out))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! warta: Indonesian news articles into English, locally.
+//!
+//! The pipeline: [`article`] (load, clean, segment) → [`translate`] (Marian or LLM) → [`summarize`] →
+//! [`render`]. [`batch`] runs it over directory trees; [`eval`] scores translations.
+
+pub mod article;
+pub mod batch;
+pub mod cli;
+pub mod error;
+pub mod eval;
+pub mod llm;
+pub mod models;
+pub mod output;
+pub mod prompts;
+pub mod render;
+pub mod summarize;
+pub mod translate;
+
+pub use error::{Error, Result};
