@@ -290,7 +290,9 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
     let global = &cli.global;
     match cli.command {
         Command::Clean(args) => {
-            let article = crate::article::load_article(&args.input, &crate::article::LoadOptions { max_bytes: args.input_opts.max_bytes })?;
+            let opts = crate::article::LoadOptions { max_bytes: args.input_opts.max_bytes };
+            let article = crate::article::load_article(&args.input, &opts)?;
+            report_article(&article, global);
             let text = crate::render::clean(&article, global.format);
             crate::output::write(global.output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
@@ -307,6 +309,29 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "warta", &mut out);
             crate::output::write(global.output.as_deref(), &String::from_utf8_lossy(&out))?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Warnings about a loaded article on standard error (unless `-q`); with `-v` also how it was read, and
+/// with `-vv` every span the cleaner removed.
+fn report_article(article: &crate::article::Article, global: &GlobalArgs) {
+    if global.quiet {
+        return;
+    }
+    for w in &article.warnings {
+        eprintln!("warta: warning: {}: {w}", article.origin);
+    }
+    if global.verbose > 0 {
+        let i = &article.input;
+        eprintln!(
+            "warta: {}: read as {} ({}), body from {}; kept {} paragraphs, removed {} spans",
+            article.origin, i.format, i.encoding, i.extractor, article.paragraphs.len(), article.removed.len()
+        );
+    }
+    if global.verbose > 1 {
+        for r in &article.removed {
+            eprintln!("warta:   removed ({}): {}", r.reason, r.text.replace('\n', " / "));
         }
     }
 }
