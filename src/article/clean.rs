@@ -144,77 +144,46 @@ impl Cleaner<'_> {
         }
     }
 
-    /// Replace line `i` by the pieces of it: `before`, the dropped `span`, and `after`.
-    /// What follows a cut starts a new paragraph when the text before it ended a sentence (ads and
-    /// links sit between paragraphs), and is glued back on when the cut was mid-sentence.
+    /// Replace line `i` by its [`pieces`] (for one-off cuts; passes that cut many lines rebuild the
+    /// list in one sweep instead, so a 5 MB input full of ad markers stays linear).
     fn split_line(&mut self, i: usize, range: std::ops::Range<usize>, reason: &str) -> usize {
-        let line = self.lines[i].clone();
-        let before = line.text[..range.start].trim().to_string();
-        let span = line.text[range.clone()].trim().to_string();
-        let after = line.text[range.end..].trim().to_string();
-        let mut pieces = Vec::new();
-        if !before.is_empty() {
-            pieces.push(Work {
-                text: before.clone(),
-                ..line.clone()
-            });
-        }
-        pieces.push(Work {
-            text: span,
-            hint: Hint::Plain,
-            new_block: false,
-            cont: false,
-            dropped: Some(reason.to_string()),
-        });
-        if !after.is_empty() {
-            let (new_block, cont) = if before.is_empty() {
-                (line.new_block, line.cont)
-            } else if ends_sentence(&before) || ends_in_related_link(&before) {
-                (true, false)
-            } else {
-                (false, true)
-            };
-            pieces.push(Work {
-                text: after,
-                hint: line.hint,
-                new_block,
-                cont,
-                dropped: None,
-            });
-        }
-        let n = pieces.len();
-        self.lines.splice(i..=i, pieces);
+        let parts = pieces(self.lines[i].clone(), range, reason);
+        let n = parts.len();
+        self.lines.splice(i..=i, parts);
         n
     }
 
     /// Pass 1: ad markers, embeds, video teasers and paging, anywhere in a line.
     fn cut_inline_spans(&mut self) {
-        let mut i = 0;
-        while i < self.lines.len() {
-            if !self.lines[i].alive() {
-                i += 1;
-                continue;
-            }
-            let text = self.lines[i].text.clone();
-            let first = rules::INLINE_SPANS
-                .iter()
-                .filter_map(|(re, reason)| re.find(&text).map(|m| (m.range(), *reason)))
-                .min_by_key(|(r, _)| r.start);
-            match first {
-                Some((range, reason)) => {
-                    if reason == "page navigation" {
-                        self.note_paging(&text[range.clone()]);
-                    }
-                    let n = self.split_line(i, range, reason);
-                    // Re-examine what came after the cut; the pieces before it are done.
-                    i += n - 1;
-                    if !self.lines[i].alive() {
-                        i += 1;
-                    }
+        let old = std::mem::take(&mut self.lines);
+        let mut out = Vec::with_capacity(old.len());
+        for line in old {
+            let mut cur = line;
+            loop {
+                let first = if cur.alive() {
+                    rules::INLINE_SPANS
+                        .iter()
+                        .filter_map(|(re, reason)| re.find(&cur.text).map(|m| (m.range(), *reason)))
+                        .min_by_key(|(r, _)| r.start)
+                } else {
+                    None
+                };
+                let Some((range, reason)) = first else {
+                    out.push(cur);
+                    break;
+                };
+                if reason == "page navigation" {
+                    let span = cur.text[range.clone()].to_string();
+                    self.note_paging(&span);
                 }
-                None => i += 1,
+                // Whatever follows the cut is examined again; what precedes it has no match.
+                match push_pieces(&mut out, pieces(cur, range, reason)) {
+                    Some(after) => cur = after,
+                    None => break,
+                }
             }
         }
+        self.lines = out;
     }
 
     fn note_paging(&mut self, span: &str) {
@@ -259,51 +228,57 @@ impl Cleaner<'_> {
     /// Pass 2b: "Baca juga: …" / "Lihat juga: …" links, on their own line or run into the text when a
     /// copy collapsed the newlines.
     fn drop_related_links(&mut self) {
-        let mut i = 0;
-        while i < self.lines.len() {
-            if !self.lines[i].alive() {
-                i += 1;
-                continue;
+        let old = std::mem::take(&mut self.lines);
+        let mut out = Vec::with_capacity(old.len());
+        // After a bare "Baca juga:" heading, how many of the following short lines may be its list.
+        let mut list_left = 0;
+        for line in old {
+            let mut cur = line;
+            if list_left > 0 {
+                if cur.alive() && !is_prose(&cur.text) && word_count(&cur.text) <= 20 {
+                    cur.dropped = Some("related link".into());
+                    out.push(cur);
+                    list_left -= 1;
+                    continue;
+                }
+                list_left = 0;
             }
-            let text = self.lines[i].text.clone();
-            let Some(m) = rules::RELATED
-                .find_iter(&text)
-                .find(|m| m.start() == 0 || after_sentence(&text[..m.start()]))
-            else {
-                i += 1;
-                continue;
-            };
-            let rest = &text[m.end()..];
-            if m.start() == 0 && rest.trim().is_empty() {
-                // A "Baca juga:" heading: the headlines under it go too.
-                self.drop(i, "related link");
-                let mut j = i + 1;
-                while j < self.lines.len() && j <= i + 10 {
-                    let t = &self.lines[j].text;
-                    if self.lines[j].alive() && !is_prose(t) && word_count(t) <= 20 {
-                        self.drop(j, "related link");
-                        j += 1;
-                    } else {
-                        break;
+            loop {
+                let text = cur.text.clone();
+                let found = cur.alive().then(|| {
+                    rules::RELATED
+                        .find_iter(&text)
+                        .find(|m| m.start() == 0 || after_sentence(&text[..m.start()]))
+                });
+                let Some(m) = found.flatten() else {
+                    out.push(cur);
+                    break;
+                };
+                let rest = &text[m.end()..];
+                if m.start() == 0 && (rest.trim().is_empty() || word_count(rest) <= 30) {
+                    if rest.trim().is_empty() {
+                        // A "Baca juga:" heading: the headlines under it go too.
+                        list_left = 10;
                     }
+                    cur.dropped = Some("related link".into());
+                    out.push(cur);
+                    break;
                 }
-                i = j;
-                continue;
-            }
-            if m.start() == 0 && word_count(rest) <= 30 {
-                self.drop(i, "related link");
-                i += 1;
-                continue;
-            }
-            match headline_end(rest) {
-                Some(end) => {
-                    let n = self.split_line(i, m.start()..m.end() + end, "related link");
-                    i += n - 1;
+                // Run into the text: cut up to where the headline ends, or keep it all if unsure.
+                let Some(end) = headline_end(rest) else {
+                    out.push(cur);
+                    break;
+                };
+                match push_pieces(
+                    &mut out,
+                    pieces(cur, m.start()..m.end() + end, "related link"),
+                ) {
+                    Some(after) => cur = after,
+                    None => break,
                 }
-                // Cannot tell where the headline ends: keep the text.
-                None => i += 1,
             }
         }
+        self.lines = out;
     }
 
     /// Pass 3: the header before the story, and the dateline that opens it. Returns the index of the
@@ -513,47 +488,63 @@ impl Cleaner<'_> {
     /// Pass 4: footers. A footer runs from its marker (or from the author initials that end a Detik or
     /// CNN story) to the end, but stops at long prose, which a footer never holds.
     fn cut_footers(&mut self, start: usize) {
-        let mut i = start;
-        while i < self.lines.len() {
-            let text = self.lines[i].text.clone();
+        let old = std::mem::take(&mut self.lines);
+        let mut out = Vec::with_capacity(old.len());
+        let mut region: Option<&'static str> = None;
+        for (k, mut line) in old.into_iter().enumerate() {
+            if k < start {
+                out.push(line);
+                continue;
+            }
+            if let Some(reason) = region {
+                // The region runs to the end, except that it stops at prose: long prose for a
+                // footer (its teasers can be sentences), any prose after the initials.
+                let stop = line.alive()
+                    && (is_long_prose(&line.text) || (reason != "footer" && is_prose(&line.text)));
+                if !stop {
+                    if line.alive() || reason == "footer" {
+                        line.dropped = Some(reason.to_string());
+                    }
+                    out.push(line);
+                    continue;
+                }
+                region = None;
+            }
             // A marker counts even when an earlier rule already dropped it as a prompt or widget.
-            let region = if rules::FOOTER_START.iter().any(|re| re.is_match(&text)) {
-                self.lines[i].dropped = Some("footer".into());
-                Some("footer")
-            } else if !self.lines[i].alive() {
-                None
-            } else if let Some(c) = rules::INITIALS_TAIL.captures(&text) {
-                let (ini, tags) = (
+            if rules::FOOTER_START.iter().any(|re| re.is_match(&line.text)) {
+                line.dropped = Some("footer".into());
+                region = Some("footer");
+                out.push(line);
+                continue;
+            }
+            let captures = line
+                .alive()
+                .then(|| rules::INITIALS_TAIL.captures(&line.text))
+                .flatten();
+            let Some((ini, tags)) = captures.map(|c| {
+                (
                     c.name("ini").map(|m| m.range()),
                     c.name("tags").map(|m| m.range()),
-                );
-                if let Some(tags) = tags.filter(|t| !t.is_empty()) {
-                    self.split_line(i, tags, "tag list");
-                }
-                if let Some(ini) = ini {
-                    i += self.split_line(i, ini, "author initials") - 1;
-                }
-                Some("after the author initials (end of the story)")
-            } else {
-                None
+                )
+            }) else {
+                out.push(line);
+                continue;
             };
-            i += 1;
-            let Some(reason) = region else { continue };
-            // The region runs to the end, except that it stops at prose: long prose for a footer
-            // (teasers can be sentences), any prose after initials.
-            while i < self.lines.len() {
-                let l = &self.lines[i];
-                let stop = l.alive()
-                    && (is_long_prose(&l.text) || (reason != "footer" && is_prose(&l.text)));
-                if stop {
-                    break;
-                }
-                if l.alive() || reason == "footer" {
-                    self.lines[i].dropped = Some(reason.to_string());
-                }
-                i += 1;
+            let mut parts = match tags.filter(|t| !t.is_empty()) {
+                Some(tags) => pieces(line, tags, "tag list"),
+                None => vec![line],
+            };
+            // The initials are in the first piece (before the tags).
+            if let Some(ini) = ini {
+                let head = parts.remove(0);
+                let mut split = pieces(head, ini, "author initials");
+                split.append(&mut parts);
+                parts = split;
             }
+            out.extend(parts);
+            region = Some("after the author initials (end of the story)");
         }
+        self.lines = out;
     }
 
     /// Pass 5: what closes a story after its last sentence: credits, initials, a reporter's name, tags,
@@ -605,18 +596,26 @@ impl Cleaner<'_> {
     /// paragraph was a captioned photo, the page is a gallery: say so.
     fn strip_photo_credits(&mut self, start: usize) {
         let mut captions = 0;
-        let mut i = start;
-        while i < self.lines.len() {
-            if self.lines[i].alive() {
-                let text = self.lines[i].text.clone();
-                if let Some(m) = rules::PHOTO_CREDIT.find(&text).filter(|m| m.start() > 0) {
+        let old = std::mem::take(&mut self.lines);
+        let mut out = Vec::with_capacity(old.len());
+        for (k, line) in old.into_iter().enumerate() {
+            let credit = (k >= start && line.alive())
+                .then(|| {
+                    rules::PHOTO_CREDIT
+                        .find(&line.text)
+                        .filter(|m| m.start() > 0)
+                        .map(|m| m.range())
+                })
+                .flatten();
+            match credit {
+                Some(range) => {
                     captions += 1;
-                    i += self.split_line(i, m.start()..m.end(), "photo credit");
-                    continue;
+                    out.extend(pieces(line, range, "photo credit"));
                 }
+                None => out.push(line),
             }
-            i += 1;
         }
+        self.lines = out;
         let body = self
             .alive_indices()
             .into_iter()
@@ -780,6 +779,58 @@ impl Cleaner<'_> {
         }
         out
     }
+}
+
+/// The pieces of `line` around a dropped `range`: the text before it, the dropped span, and the text
+/// after it. What follows a cut starts a new paragraph when the text before it ended a sentence (ads
+/// and links sit between paragraphs), and is glued back on when the cut was mid-sentence.
+fn pieces(line: Work, range: std::ops::Range<usize>, reason: &str) -> Vec<Work> {
+    let before = line.text[..range.start].trim().to_string();
+    let span = line.text[range.clone()].trim().to_string();
+    let after = line.text[range.end..].trim().to_string();
+    let mut parts = Vec::with_capacity(3);
+    let (new_block, cont) = if before.is_empty() {
+        (line.new_block, line.cont)
+    } else if ends_sentence(&before) || ends_in_related_link(&before) {
+        (true, false)
+    } else {
+        (false, true)
+    };
+    if !before.is_empty() {
+        parts.push(Work {
+            text: before,
+            ..line.clone()
+        });
+    }
+    parts.push(Work {
+        text: span,
+        hint: Hint::Plain,
+        new_block: false,
+        cont: false,
+        dropped: Some(reason.to_string()),
+    });
+    if !after.is_empty() {
+        parts.push(Work {
+            text: after,
+            hint: line.hint,
+            new_block,
+            cont,
+            dropped: None,
+        });
+    }
+    parts
+}
+
+/// Push all `parts` but a trailing kept piece (the text after a cut), which is returned to be
+/// examined again.
+fn push_pieces(out: &mut Vec<Work>, mut parts: Vec<Work>) -> Option<Work> {
+    let after = parts
+        .last()
+        .is_some_and(Work::alive)
+        .then(|| parts.pop())
+        .flatten();
+    out.extend(parts);
+    after
 }
 
 #[derive(Clone, Copy)]
