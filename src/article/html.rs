@@ -142,11 +142,7 @@ pub(crate) fn gallery_captions(html: &str) -> Option<Vec<Line>> {
 }
 
 fn is_fragment(html: &str) -> bool {
-    let head: String = html
-        .chars()
-        .take(65_536)
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let head = super::load::lowercase_head(html, 65_536);
     !head.contains("<body") && !head.contains("<html") && !head.contains("<head")
 }
 
