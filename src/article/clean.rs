@@ -380,6 +380,13 @@ impl Cleaner<'_> {
         for &i in header {
             let text = self.lines[i].text.clone();
             let hint = self.lines[i].hint;
+            if let Some(c) = rules::NAME_DATE_LINE.captures(&text) {
+                self.set_once(Field::Date, &c["date"]);
+                self.set_once(Field::Author, c["name"].trim());
+                self.drop(i, "author and date (kept as metadata)");
+                pending_label = None;
+                continue;
+            }
             if let Some(c) = rules::DATE_LINE.captures(&text) {
                 self.set_once(Field::Date, &c["date"]);
                 if let Some(site) = c
@@ -389,13 +396,6 @@ impl Cleaner<'_> {
                     self.set_once(Field::Site, site.name);
                 }
                 self.drop(i, "date (kept as metadata)");
-                continue;
-            }
-            if let Some(c) = rules::NAME_DATE_LINE.captures(&text) {
-                self.set_once(Field::Date, &c["date"]);
-                self.set_once(Field::Author, c["name"].trim());
-                self.drop(i, "author and date (kept as metadata)");
-                pending_label = None;
                 continue;
             }
             if let Some(label) = pending_label.take() {
@@ -1068,5 +1068,77 @@ mod tests {
             &"Jaksa Gali Aliran Duit Djuyamto: Bangun Kantor Terpadu NU, Nafkahi Istri"
         );
         assert_eq!(headline_end(&"Kata ".repeat(40)), None);
+    }
+
+    #[test]
+    fn share_texts_prompts_and_embeds_go() {
+        let s = format!(
+            "{P1} [Gambas:Video CNN] {P2}\n\nPerbesar\n\nArtikel ini telah tayang di Kompas.com dengan judul \"X\", Klik untuk baca: https://kmp.im/a\n\nFollow berita Okezone di Google News\n\n{P1}"
+        );
+        let (paras, _, removed, _) = run(&s);
+        assert_eq!(
+            paras.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+            [P1, P2, P1]
+        );
+        let reasons: Vec<&str> = removed.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            ["embed", "page widget", "share text", "social media prompt"]
+        );
+    }
+
+    #[test]
+    fn footer_cut_stops_at_long_prose() {
+        let long = "Warga kemudian mendatangi balai desa untuk meminta penjelasan. Kepala desa berjanji akan menjawab semua pertanyaan warga pada pertemuan berikutnya yang dijadwalkan pekan depan, setelah ia berkonsultasi dengan pemerintah kabupaten dan para tokoh masyarakat setempat.";
+        let s = format!("{P1}\n\nBerita Terkait\n\nHarga Cabai Naik\n\n{long}");
+        let (paras, _, removed, _) = run(&s);
+        assert_eq!(
+            paras.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+            [P1, long]
+        );
+        assert_eq!(removed[0].text, "Berita Terkait\nHarga Cabai Naik");
+        assert_eq!(removed[0].reason, "footer");
+    }
+
+    #[test]
+    fn initials_end_the_story_and_take_the_tags_with_them() {
+        let s = format!("{P1} (eva/fca) badan komunikasi pemerintah\n\nSejuta Rumah\n\nAhok");
+        let (paras, _, removed, _) = run(&s);
+        assert_eq!(paras.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), [P1]);
+        let got: Vec<(&str, &str)> = removed
+            .iter()
+            .map(|r| (r.text.as_str(), r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("(eva/fca)", "author initials"),
+                ("badan komunikasi pemerintah", "tag list"),
+                (
+                    "Sejuta Rumah\nAhok",
+                    "after the author initials (end of the story)"
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn paging_warns_about_missing_pages() {
+        let (paras, _, _, warnings) = run(&format!("{P1} Halaman 2 dari 3"));
+        assert_eq!(paras[0].0, P1);
+        assert!(warnings[0].contains("3 pages"), "{warnings:?}");
+    }
+
+    #[test]
+    fn header_metadata_from_label_lines() {
+        let s = format!("Judul Berita yang Panjang Sekali\n\nReporter :\nRamadhian Fadillah | Jumat, 19 Juni 2015 03:40\n\nEditor: Ade\n\n{P1}");
+        let (paras, meta, _, _) = run(&s);
+        assert_eq!(paras[0].0, P1);
+        assert_eq!(
+            meta.title.as_deref(),
+            Some("Judul Berita yang Panjang Sekali")
+        );
+        assert_eq!(meta.author.as_deref(), Some("Ramadhian Fadillah"));
+        assert_eq!(meta.date.as_deref(), Some("Jumat, 19 Juni 2015 03:40"));
     }
 }
