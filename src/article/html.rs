@@ -130,7 +130,7 @@ pub(crate) fn gallery_captions(html: &str) -> Option<Vec<Line>> {
     let lines: Vec<Line> = found
         .nodes()
         .iter()
-        .map(|n| collapse_ws(&n.text()))
+        .map(|n| visible_text(n))
         .filter(|t| rules::is_prose(t) && seen.insert(t.clone()))
         .map(|text| Line {
             text,
@@ -165,7 +165,7 @@ fn drop_inside<'a>(
             continue;
         };
         for node in found.nodes() {
-            let text = collapse_ws(&node.text());
+            let text = visible_text(node);
             if !text.is_empty() {
                 removed.push(Removed {
                     text,
@@ -202,12 +202,7 @@ fn cut_at_end_markers(body: &Selection, markers: &[&str], removed: &mut Vec<Remo
             }
         }
         marker.remove_from_parent();
-        let text = collapse_ws(
-            &cut.iter()
-                .map(|n| n.text().to_string())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        let text = collapse_ws(&cut.iter().map(visible_text).collect::<Vec<_>>().join(" "));
         if !text.is_empty() {
             removed.push(Removed {
                 text,
@@ -215,6 +210,36 @@ fn cut_at_end_markers(body: &Selection, markers: &[&str], removed: &mut Vec<Remo
             });
         }
     }
+}
+
+/// The text a reader sees in a subtree: no script, style or other skipped elements.
+fn visible_text(node: &NodeRef) -> String {
+    fn collect(node: &NodeRef, out: &mut String) {
+        if node.is_text() {
+            out.push_str(&node.text());
+            return;
+        }
+        let name = node
+            .node_name()
+            .map(|n| n.to_ascii_lowercase())
+            .unwrap_or_default();
+        if SKIP.contains(&name.as_str()) {
+            return;
+        }
+        let block = BLOCKS.contains(&name.as_str()) || matches!(name.as_str(), "br" | "td" | "th");
+        if block {
+            out.push(' ');
+        }
+        for child in node.children() {
+            collect(&child, out);
+        }
+        if block {
+            out.push(' ');
+        }
+    }
+    let mut out = String::new();
+    collect(node, &mut out);
+    collapse_ws(&out)
 }
 
 /// Turns a DOM subtree into lines. Block elements start blocks; `<br>` breaks a line, two in a row a
@@ -326,7 +351,7 @@ impl Walker<'_> {
             return;
         }
         if let Some((_, reason)) = DROPPED_BLOCKS.iter().find(|(tag, _)| *tag == name) {
-            let text = collapse_ws(&node.text());
+            let text = visible_text(node);
             if !text.is_empty() {
                 self.removed.push(Removed {
                     text,
