@@ -941,18 +941,19 @@ fn same_text(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn text(s: &str) -> Vec<Line> {
-        super::super::text::text_lines(s)
-    }
-
-    fn run(
-        s: &str,
-    ) -> (
+    /// Paragraphs, metadata, removed spans and warnings of one cleaning.
+    type Run = (
         Vec<(String, ParagraphKind)>,
         Metadata,
         Vec<Removed>,
         Vec<String>,
-    ) {
+    );
+
+    fn text(s: &str) -> Vec<Line> {
+        super::super::text::text_lines(s)
+    }
+
+    fn run(s: &str) -> Run {
         let mut meta = Metadata::default();
         let c = clean(text(s), &mut meta, true);
         (c.paragraphs, meta, c.removed, c.warnings)

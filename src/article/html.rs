@@ -150,7 +150,7 @@ fn is_fragment(html: &str) -> bool {
 fn site_body<'a>(doc: &'a Document, site: &Site) -> Option<(Selection<'a>, &'static str)> {
     site.body.iter().find_map(|sel| {
         let found = doc.try_select(sel)?;
-        let best = found.nodes().iter().max_by_key(|n| n.text().len())?.clone();
+        let best = *found.nodes().iter().max_by_key(|n| n.text().len())?;
         (collapse_ws(&best.text()).len() >= MIN_BODY_CHARS).then(|| (Selection::from(best), *sel))
     })
 }
@@ -189,7 +189,7 @@ fn cut_at_end_markers(body: &Selection, markers: &[&str], removed: &mut Vec<Remo
         let Some(marker) = found.nodes().first().cloned() else {
             continue;
         };
-        let mut node = marker.clone();
+        let mut node = marker;
         let mut cut = Vec::new();
         while node.id != root.id {
             while let Some(next) = node.next_sibling() {
