@@ -77,12 +77,16 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { max_bytes: 5_000_000 }
+        LoadOptions {
+            max_bytes: 5_000_000,
+        }
     }
 }
 
 /// Load, clean and segment the article at `input` (a path, or `-` for standard input).
 pub fn load_article(input: &str, opts: &LoadOptions) -> Result<Article, LoadError> {
     let _ = opts;
-    Err(LoadError::NotFound { path: input.to_string() })
+    Err(LoadError::NotFound {
+        path: input.to_string(),
+    })
 }
