@@ -2,10 +2,12 @@
 //! `HF_HUB_CACHE`, `HF_ENDPOINT` and `HF_HUB_OFFLINE`) or a local directory or file the user names.
 
 pub mod hub;
+pub mod spec;
 
 use std::path::PathBuf;
 
 pub use hub::Hub;
+pub use spec::{FileSpec, RepoSpec};
 
 /// Why a model could not be found or loaded.
 #[derive(Debug, thiserror::Error)]
