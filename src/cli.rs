@@ -294,9 +294,12 @@ pub struct EvalArgs {
     /// Use only the first N lines.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Include per-sentence scores (JSON output).
+    /// Also report every line's own scores (sentence BLEU with effective order, chrF, chrF++).
     #[arg(long)]
     pub per_sentence: bool,
+    /// With --src: also write the translations to FILE, one line per source line.
+    #[arg(long, value_name = "FILE", requires = "src")]
+    pub save_hyp: Option<PathBuf>,
     #[command(flatten)]
     pub models: ModelArgs,
 }
@@ -332,7 +335,11 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
         Command::Summarize(args) => summarize(args, global),
         Command::Batch(_) => Err(crate::Error::NotAvailable("`warta batch`")),
         Command::Models(_) => Err(crate::Error::NotAvailable("`warta models`")),
-        Command::Eval(_) => Err(crate::Error::NotAvailable("`warta eval`")),
+        Command::Eval(args) => {
+            let report = crate::eval::run(&args, show_progress(global))?;
+            crate::output::write(global.output.as_deref(), &report.render(global.format))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(_) => Err(crate::Error::NotAvailable("`warta bench`")),
         Command::Completions { shell } => {
             use clap::CommandFactory;
