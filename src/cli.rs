@@ -298,7 +298,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub per_sentence: bool,
     /// With --src: also write the translations to FILE, one line per source line.
-    #[arg(long, value_name = "FILE", requires = "src")]
+    #[arg(long, value_name = "FILE", requires = "src", conflicts_with = "hyp")]
     pub save_hyp: Option<PathBuf>,
     #[command(flatten)]
     pub models: ModelArgs,

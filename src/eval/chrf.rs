@@ -83,6 +83,27 @@ fn words(sentence: &str) -> Vec<&str> {
     out
 }
 
+/// `[hyp, ref, match]` of the character n-grams of orders 1 to `order`. Character n-grams ignore
+/// whitespace entirely (`''.join(line.split())`).
+pub fn char_stats(hyp: &str, reference: &str, order: usize) -> Vec<u64> {
+    let hyp_chars: Vec<char> = pystr::split(hyp).flat_map(str::chars).collect();
+    let ref_chars: Vec<char> = pystr::split(reference).flat_map(str::chars).collect();
+    (1..=order)
+        .flat_map(|n| match_stats(&count(&hyp_chars, n), &count(&ref_chars, n)))
+        .collect()
+}
+
+/// `[hyp, ref, match]` of the word n-grams of orders 1 to `order` (chrF++'s addition; none for chrF).
+pub fn word_stats(hyp: &str, reference: &str, order: usize) -> Vec<u64> {
+    if order == 0 {
+        return Vec::new();
+    }
+    let (hyp_words, ref_words) = (words(hyp), words(reference));
+    (1..=order)
+        .flat_map(|n| match_stats(&count(&hyp_words, n), &count(&ref_words, n)))
+        .collect()
+}
+
 impl Chrf {
     /// Number of n-gram orders, character and word.
     pub fn orders(&self) -> usize {
@@ -104,19 +125,8 @@ impl Chrf {
 
     /// `[hyp, ref, match]` for every order, flattened: the statistics of one segment.
     pub fn segment_stats(&self, hyp: &str, reference: &str) -> Vec<u64> {
-        let mut stats = Vec::with_capacity(3 * self.orders());
-        // Character n-grams ignore whitespace entirely (`''.join(line.split())`).
-        let hyp_chars: Vec<char> = pystr::split(hyp).flat_map(str::chars).collect();
-        let ref_chars: Vec<char> = pystr::split(reference).flat_map(str::chars).collect();
-        for n in 1..=self.char_order {
-            stats.extend(match_stats(&count(&hyp_chars, n), &count(&ref_chars, n)));
-        }
-        if self.word_order > 0 {
-            let (hyp_words, ref_words) = (words(hyp), words(reference));
-            for n in 1..=self.word_order {
-                stats.extend(match_stats(&count(&hyp_words, n), &count(&ref_words, n)));
-            }
-        }
+        let mut stats = char_stats(hyp, reference, self.char_order);
+        stats.extend(word_stats(hyp, reference, self.word_order));
         stats
     }
 

@@ -81,8 +81,12 @@ pub fn score(hyps: &[String], refs: &[String], per_sentence: bool) -> Scores {
     let mut chrf_pp_stats = Vec::with_capacity(hyps.len());
     for (hyp, reference) in hyps.iter().zip(refs) {
         bleu_stats.push(bleu::segment_stats(hyp, reference));
-        chrf_stats.push(chrf::CHRF.segment_stats(hyp, reference));
-        chrf_pp_stats.push(chrf::CHRF_PP.segment_stats(hyp, reference));
+        // chrF and chrF++ share their character n-grams (same order): count them once.
+        let chars = chrf::char_stats(hyp, reference, chrf::CHRF.char_order);
+        let mut with_words = chars.clone();
+        with_words.extend(chrf::word_stats(hyp, reference, chrf::CHRF_PP.word_order));
+        chrf_stats.push(chars);
+        chrf_pp_stats.push(with_words);
     }
     let sentences = per_sentence.then(|| {
         (0..bleu_stats.len())
@@ -104,6 +108,9 @@ pub fn score(hyps: &[String], refs: &[String], per_sentence: bool) -> Scores {
         sentences,
     }
 }
+
+const _: () =
+    assert!(chrf::CHRF.char_order == chrf::CHRF_PP.char_order && chrf::CHRF.word_order == 0);
 
 /// A score as sacreBLEU prints it (`f"{score:.2f}"`) and puts in its JSON (`float(f"{score:.2f}")`).
 pub fn round2(score: f64) -> f64 {
@@ -128,6 +135,80 @@ mod tests {
         ] {
             assert_eq!(format!("{x:.2}"), text);
             assert_eq!(round2(x), text.parse::<f64>().unwrap());
+        }
+    }
+
+    /// Every case of `tests/fixtures/eval/expected.json` (made by sacreBLEU 2.6.0 through
+    /// `scripts/eval-fixtures.py`): corpus and sentence scores, unrounded, BLEU's components, signatures.
+    #[test]
+    fn fixtures_match_sacrebleu_exactly() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval");
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
+                .unwrap();
+        assert_eq!(expected["sacrebleu_version"], SACREBLEU_VERSION);
+        let cases = expected["cases"].as_array().unwrap();
+        assert!(cases.len() >= 20);
+        let close = |got: f64, want: &serde_json::Value, what: &str| {
+            let want = want.as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 1e-9,
+                "{what}: warta {got}, sacreBLEU {want}"
+            );
+        };
+        for case in cases {
+            let name = case["name"].as_str().unwrap();
+            let limit = case["limit"].as_u64().map(|n| n as usize);
+            let hyp = dir.join(case["hyp"].as_str().unwrap());
+            let reference = dir.join(case["ref"].as_str().unwrap());
+            let (hyps, refs) = read_pair("hypothesis", &hyp, &reference, limit).unwrap();
+            let scores = score(&hyps, &refs, true);
+            assert_eq!(
+                scores.lines as u64,
+                case["lines"].as_u64().unwrap(),
+                "{name}"
+            );
+            close(
+                scores.bleu.score,
+                &case["bleu"]["score"],
+                &format!("{name} BLEU"),
+            );
+            close(scores.chrf, &case["chrf"]["score"], &format!("{name} chrF"));
+            close(
+                scores.chrf_pp,
+                &case["chrf_pp"]["score"],
+                &format!("{name} chrF++"),
+            );
+            assert_eq!(
+                scores.bleu.verbose(),
+                case["bleu"]["verbose"].as_str().unwrap(),
+                "{name}"
+            );
+            assert_eq!(
+                bleu::signature(false),
+                case["bleu"]["signature"].as_str().unwrap()
+            );
+            assert_eq!(
+                bleu::signature(true),
+                case["sentence_bleu_signature"].as_str().unwrap()
+            );
+            assert_eq!(
+                chrf::CHRF.signature(),
+                case["chrf"]["signature"].as_str().unwrap()
+            );
+            assert_eq!(
+                chrf::CHRF_PP.signature(),
+                case["chrf_pp"]["signature"].as_str().unwrap()
+            );
+            let sentences = scores.sentences.unwrap();
+            let want = case["sentences"].as_array().unwrap();
+            assert_eq!(sentences.len(), want.len(), "{name}");
+            for (s, w) in sentences.iter().zip(want) {
+                let what = format!("{name} line {}", s.line);
+                close(s.bleu, &w[0], &format!("{what} BLEU"));
+                close(s.chrf, &w[1], &format!("{what} chrF"));
+                close(s.chrf_pp, &w[2], &format!("{what} chrF++"));
+            }
         }
     }
 

@@ -163,8 +163,9 @@ impl EvalReport {
             (None, Some(hyp)) => hyp.clone(),
             (None, None) => "hypotheses".to_string(),
         };
+        let plural = if self.lines == 1 { "" } else { "s" };
         format!(
-            "{} lines: {scored} against {}",
+            "{} line{plural}: {scored} against {}",
             self.lines, self.files.reference
         )
     }
@@ -239,6 +240,8 @@ impl EvalReport {
     fn markdown(&self) -> String {
         let mut out = String::from("| metric | score | signature |\n|---|---:|---|\n");
         for (name, score, signature) in self.metric_rows() {
+            // A `|` splits a table cell even inside a code span unless escaped (GFM).
+            let signature = signature.replace('|', "\\|");
             let _ = writeln!(out, "| {name} | {score:.2} | `{signature}` |");
         }
         let _ = writeln!(out);
