@@ -202,6 +202,39 @@ impl EvalReport {
         line
     }
 
+    /// The lines under the score table: (label, value).
+    fn facts(&self) -> Vec<(&'static str, String)> {
+        let mut facts = vec![
+            ("BLEU", self.details.bleu.verbose()),
+            ("Data", self.files_line()),
+        ];
+        if let Some(engine) = self.engine_line() {
+            facts.push(("Engine", engine));
+        }
+        facts.push(("Time", self.timing_line()));
+        facts
+    }
+
+    /// Per-sentence rows (line, BLEU, chrF2, chrF2++) as printed, and the sentence-BLEU signature.
+    fn sentence_rows(&self) -> Option<(Vec<[String; 4]>, &str)> {
+        let sentences = self.sentences.as_ref()?;
+        let rows = sentences
+            .iter()
+            .map(|s| {
+                [
+                    s.line.to_string(),
+                    format!("{:.2}", s.bleu),
+                    format!("{:.2}", s.chrf),
+                    format!("{:.2}", s.chrf_pp),
+                ]
+            })
+            .collect();
+        Some((
+            rows,
+            self.signature.sentence_bleu.as_deref().unwrap_or_default(),
+        ))
+    }
+
     fn text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{:<8} {:>6}  signature", "metric", "score");
@@ -209,29 +242,15 @@ impl EvalReport {
             let _ = writeln!(out, "{name:<8} {score:>6.2}  {signature}");
         }
         let _ = writeln!(out);
-        let _ = writeln!(out, "BLEU     {}", self.details.bleu.verbose());
-        let _ = writeln!(out, "data     {}", self.files_line());
-        if let Some(engine) = self.engine_line() {
-            let _ = writeln!(out, "engine   {engine}");
+        for (label, value) in self.facts() {
+            let _ = writeln!(out, "{label:<8} {value}");
         }
-        let _ = writeln!(out, "time     {}", self.timing_line());
-        if let Some(sentences) = &self.sentences {
-            let _ = writeln!(
-                out,
-                "\nper sentence (BLEU: {})",
-                self.signature.sentence_bleu.as_deref().unwrap_or_default()
-            );
-            let _ = writeln!(
-                out,
-                "{:>6} {:>6} {:>6} {:>7}",
-                "line", "BLEU", "chrF2", "chrF2++"
-            );
-            for s in sentences {
-                let _ = writeln!(
-                    out,
-                    "{:>6} {:>6.2} {:>6.2} {:>7.2}",
-                    s.line, s.bleu, s.chrf, s.chrf_pp
-                );
+        if let Some((rows, signature)) = self.sentence_rows() {
+            let _ = writeln!(out, "\nper sentence (BLEU: {signature})");
+            for [line, bleu, chrf, chrf_pp] in
+                std::iter::once(["line", "BLEU", "chrF2", "chrF2++"].map(String::from)).chain(rows)
+            {
+                let _ = writeln!(out, "{line:>6} {bleu:>6} {chrf:>6} {chrf_pp:>7}");
             }
         }
         out
@@ -245,24 +264,13 @@ impl EvalReport {
             let _ = writeln!(out, "| {name} | {score:.2} | `{signature}` |");
         }
         let _ = writeln!(out);
-        let _ = writeln!(out, "- BLEU details: {}", self.details.bleu.verbose());
-        let _ = writeln!(out, "- Data: {}", self.files_line());
-        if let Some(engine) = self.engine_line() {
-            let _ = writeln!(out, "- Engine: {engine}");
+        for (label, value) in self.facts() {
+            let _ = writeln!(out, "- {label}: {value}");
         }
-        let _ = writeln!(out, "- Time: {}", self.timing_line());
-        if let Some(sentences) = &self.sentences {
-            let _ = writeln!(
-                out,
-                "\nPer sentence (BLEU: `{}`):\n\n| line | BLEU | chrF2 | chrF2++ |\n|---:|---:|---:|---:|",
-                self.signature.sentence_bleu.as_deref().unwrap_or_default()
-            );
-            for s in sentences {
-                let _ = writeln!(
-                    out,
-                    "| {} | {:.2} | {:.2} | {:.2} |",
-                    s.line, s.bleu, s.chrf, s.chrf_pp
-                );
+        if let Some((rows, signature)) = self.sentence_rows() {
+            let _ = writeln!(out, "\nPer sentence (BLEU: `{signature}`):\n\n| line | BLEU | chrF2 | chrF2++ |\n|---:|---:|---:|---:|");
+            for row in rows {
+                let _ = writeln!(out, "| {} |", row.join(" | "));
             }
         }
         out
