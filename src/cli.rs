@@ -15,6 +15,20 @@ pub struct Cli {
     pub global: GlobalArgs,
 }
 
+impl Cli {
+    /// The `--threads` of whichever command was given, if any.
+    pub fn threads(&self) -> Option<usize> {
+        match &self.command {
+            Command::Translate(a) => a.models.threads,
+            Command::Summarize(a) => a.models.threads,
+            Command::Batch(a) => a.models.threads,
+            Command::Eval(a) => a.models.threads,
+            Command::Bench(a) => a.models.threads,
+            Command::Models(_) | Command::Clean(_) | Command::Completions { .. } => None,
+        }
+    }
+}
+
 /// Options every command takes.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
@@ -43,7 +57,9 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Translate an article into English, with a short summary.
-    #[command(after_help = "Example:\n  warta translate examples/kompas-nato.txt\n  warta translate page.html --format markdown -o page.en.md")]
+    #[command(
+        after_help = "Example:\n  warta translate examples/kompas-nato.txt\n  warta translate page.html --format markdown -o page.en.md"
+    )]
     Translate(TranslateArgs),
     /// Write only a short English summary of an article (fast triage: no full translation).
     #[command(after_help = "Example:\n  warta summarize examples/kompas-nato.txt --sentences 3")]
@@ -52,19 +68,25 @@ pub enum Command {
     #[command(after_help = "Example:\n  warta batch archive/ -o archive-en/ --jobs 2")]
     Batch(BatchArgs),
     /// Show what the loader keeps of an article, and what it removed.
-    #[command(after_help = "Example:\n  warta clean examples/kompas-nato.txt\n  warta clean page.html --format json")]
+    #[command(
+        after_help = "Example:\n  warta clean examples/kompas-nato.txt\n  warta clean page.html --format json"
+    )]
     Clean(CleanArgs),
     /// Show which models are cached and where.
     #[command(after_help = "Example:\n  warta models")]
     Models(ModelsArgs),
     /// Score translations with BLEU, chrF and chrF++ (identical to sacreBLEU).
-    #[command(after_help = "Example:\n  warta eval --hyp out.txt --ref ref.en.txt\n  warta eval --src test.id --ref test.en --limit 200")]
+    #[command(
+        after_help = "Example:\n  warta eval --hyp out.txt --ref ref.en.txt\n  warta eval --src test.id --ref test.en --limit 200"
+    )]
     Eval(EvalArgs),
     /// Measure translation and LLM speed on this machine.
     #[command(after_help = "Example:\n  warta bench --llm model.gguf")]
     Bench(BenchArgs),
     /// Print a shell completion script.
-    #[command(after_help = "Example:\n  warta completions bash > ~/.local/share/bash-completion/completions/warta")]
+    #[command(
+        after_help = "Example:\n  warta completions bash > ~/.local/share/bash-completion/completions/warta"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -112,7 +134,12 @@ pub struct ModelArgs {
     #[arg(long, value_enum, default_value_t = TranslatorKind::Marian)]
     pub translator: TranslatorKind,
     /// Marian model: a Hub repo id or a local directory.
-    #[arg(long, value_name = "REPO|DIR", env = "WARTA_MODEL", default_value = "Helsinki-NLP/opus-mt-id-en")]
+    #[arg(
+        long,
+        value_name = "REPO|DIR",
+        env = "WARTA_MODEL",
+        default_value = "Helsinki-NLP/opus-mt-id-en"
+    )]
     pub model: String,
     /// Hub revision (branch, tag or commit) of the Marian model.
     #[arg(long, value_name = "REV", default_value = "main")]
@@ -251,7 +278,12 @@ pub struct ModelsArgs {
 #[derive(Debug, Args, Clone)]
 pub struct EvalArgs {
     /// Hypothesis file to score, one segment per line.
-    #[arg(long, value_name = "FILE", required_unless_present = "src", conflicts_with = "src")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "src",
+        conflicts_with = "src"
+    )]
     pub hyp: Option<PathBuf>,
     /// Source file to translate first (one segment per line), then score.
     #[arg(long, value_name = "FILE")]
@@ -262,9 +294,12 @@ pub struct EvalArgs {
     /// Use only the first N lines.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Include per-sentence scores (JSON output).
+    /// Also report every line's own scores (sentence BLEU with effective order, chrF, chrF++).
     #[arg(long)]
     pub per_sentence: bool,
+    /// With --src: also write the translations to FILE, one line per source line.
+    #[arg(long, value_name = "FILE", requires = "src", conflicts_with = "hyp")]
+    pub save_hyp: Option<PathBuf>,
     #[command(flatten)]
     pub models: ModelArgs,
 }
@@ -290,18 +325,22 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
     let global = &cli.global;
     match cli.command {
         Command::Clean(args) => {
-            let opts = crate::article::LoadOptions { max_bytes: args.input_opts.max_bytes };
-            let article = crate::article::load_article(&args.input, &opts)?;
+            let article =
+                crate::article::load_article(&args.input, &load_options(&args.input_opts))?;
             report_article(&article, global);
             let text = crate::render::clean(&article, global.format);
             crate::output::write(global.output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Translate(_) => Err(crate::Error::NotAvailable("`warta translate`")),
-        Command::Summarize(_) => Err(crate::Error::NotAvailable("`warta summarize`")),
+        Command::Translate(args) => translate(args, global),
+        Command::Summarize(args) => summarize(args, global),
         Command::Batch(_) => Err(crate::Error::NotAvailable("`warta batch`")),
         Command::Models(_) => Err(crate::Error::NotAvailable("`warta models`")),
-        Command::Eval(_) => Err(crate::Error::NotAvailable("`warta eval`")),
+        Command::Eval(args) => {
+            let report = crate::eval::run(&args, show_progress(global))?;
+            crate::output::write(global.output.as_deref(), &report.render(global.format))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(_) => Err(crate::Error::NotAvailable("`warta bench`")),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -313,25 +352,107 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
     }
 }
 
-/// Warnings about a loaded article on standard error (unless `-q`); with `-v` also how it was read, and
-/// with `-vv` every span the cleaner removed.
+/// Progress bars and downloads are shown only when a person is watching stderr.
+fn show_progress(global: &GlobalArgs) -> bool {
+    use std::io::IsTerminal;
+    !global.quiet && std::io::stderr().is_terminal()
+}
+
+/// Warnings go to stderr unless `--quiet`.
+fn warn(global: &GlobalArgs, warnings: &[String]) {
+    if !global.quiet {
+        for w in warnings {
+            eprintln!("warta: warning: {w}");
+        }
+    }
+}
+
+fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
+    use crate::pipeline::{Engines, Mode};
+    if args.raw {
+        return Err(crate::Error::NotAvailable("`warta translate --raw`"));
+    }
+    let article = crate::article::load_article(&args.input, &load_options(&args.input_opts))?;
+    warn(global, &article.warnings);
+    let mode = Mode::Translate {
+        summary: !args.no_summary,
+    };
+    let mut engines = Engines::load(&args.models, &args.summary, mode, show_progress(global))?;
+    warn(global, &engines.warnings);
+    let doc = crate::pipeline::process(
+        article,
+        &mut engines,
+        mode,
+        usize::from(args.summary.sentences),
+    )?;
+    crate::output::write(
+        global.output.as_deref(),
+        &crate::render::document(&doc, global.format),
+    )?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn summarize(args: SummarizeArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
+    use crate::pipeline::{Engines, Mode};
+    let article = crate::article::load_article(&args.input, &load_options(&args.input_opts))?;
+    warn(global, &article.warnings);
+    let mut engines = Engines::load(
+        &args.models,
+        &args.summary,
+        Mode::SummaryOnly,
+        show_progress(global),
+    )?;
+    warn(global, &engines.warnings);
+    let doc = crate::pipeline::process(
+        article,
+        &mut engines,
+        Mode::SummaryOnly,
+        usize::from(args.summary.sentences),
+    )?;
+    crate::output::write(
+        global.output.as_deref(),
+        &crate::render::summary_only(&doc, global.format),
+    )?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn load_options(opts: &InputArgs) -> crate::article::LoadOptions {
+    crate::article::LoadOptions {
+        max_bytes: opts.max_bytes,
+    }
+}
+
+/// Warnings about a loaded article, naming its file (unless `-q`); with `-v` also how it was read,
+/// and with `-vv` every span the cleaner removed.
 fn report_article(article: &crate::article::Article, global: &GlobalArgs) {
+    let named: Vec<String> = article
+        .warnings
+        .iter()
+        .map(|w| format!("{}: {w}", article.origin))
+        .collect();
+    warn(global, &named);
     if global.quiet {
         return;
-    }
-    for w in &article.warnings {
-        eprintln!("warta: warning: {}: {w}", article.origin);
     }
     if global.verbose > 0 {
         let i = &article.input;
         eprintln!(
             "warta: {}: read as {} ({}), body from {}; kept {} paragraphs, removed {} spans",
-            article.origin, i.format, i.encoding, i.extractor, article.paragraphs.len(), article.removed.len()
+            article.origin,
+            i.format,
+            i.encoding,
+            i.extractor,
+            article.paragraphs.len(),
+            article.removed.len()
         );
     }
     if global.verbose > 1 {
         for r in &article.removed {
-            eprintln!("warta:   removed ({}): {}", r.reason, r.text.replace('\n', " / "));
+            eprintln!(
+                "warta:   removed ({}): {}",
+                r.reason,
+                r.text.replace('\n', " / ")
+            );
         }
     }
 }

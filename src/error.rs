@@ -24,7 +24,10 @@ pub enum Error {
     #[error(transparent)]
     Batch(#[from] crate::batch::BatchError),
     #[error("cannot write {}: {source}; check that the directory exists and is writable", path.display())]
-    Output { path: PathBuf, source: std::io::Error },
+    Output {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0} is not available yet in this version of warta")]
     NotAvailable(&'static str),
 }

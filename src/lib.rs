@@ -11,6 +11,7 @@ pub mod eval;
 pub mod llm;
 pub mod models;
 pub mod output;
+pub mod pipeline;
 pub mod prompts;
 pub mod render;
 pub mod summarize;

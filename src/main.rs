@@ -4,6 +4,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = warta::cli::Cli::parse();
+    if let Some(n) = cli.threads() {
+        // candle and rayon size their thread pools from this variable; set it before any pool exists.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
     match warta::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {

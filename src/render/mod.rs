@@ -2,5 +2,7 @@
 //! scripts rely on; change them only with care.
 
 mod clean;
+mod document;
 
 pub use clean::clean;
+pub use document::{document, summary_only};

@@ -3,6 +3,9 @@
 
 use serde::Serialize;
 
+use crate::article::Article;
+use crate::translate::{Translation, Translator};
+
 /// How a summary was produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -26,6 +29,32 @@ pub struct Summary {
     pub method: SummaryMethod,
     pub checks: SummaryChecks,
     pub warnings: Vec<String>,
+}
+
+/// What to summarise.
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryRequest<'a> {
+    pub article: &'a Article,
+    /// The English translation, when the caller has one (`warta translate`); absent in summary-only mode.
+    pub translation: Option<&'a Translation>,
+    /// Number of sentences wanted.
+    pub sentences: usize,
+}
+
+/// A way to write summaries.
+pub trait Summarizer: Send {
+    /// Summarise `request.article`. `translator` is there for methods that need English sentences when no
+    /// translation was given (the extractive method translates only the sentences it picks).
+    fn summarize(
+        &mut self,
+        request: &SummaryRequest<'_>,
+        translator: Option<&mut dyn Translator>,
+    ) -> Result<Summary, SummarizeError>;
+
+    /// The LLM behind this summarizer, if any (reported in outputs).
+    fn llm_id(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Why a summary could not be produced.

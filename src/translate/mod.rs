@@ -71,7 +71,11 @@ pub trait Translator: Send {
             .iter()
             .map(|p| TranslatedParagraph {
                 source: p.text.clone(),
-                text: out.by_ref().take(p.sentences.len()).collect::<Vec<_>>().join(" "),
+                text: out
+                    .by_ref()
+                    .take(p.sentences.len())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 kind: p.kind,
             })
             .collect();
@@ -80,9 +84,18 @@ pub trait Translator: Send {
             paragraphs,
             engine: self.info(),
             warnings: Vec::new(),
-            stats: TranslateStats { segments: segments.len(), seconds: started.elapsed().as_secs_f64(), ..Default::default() },
+            stats: TranslateStats {
+                segments: segments.len(),
+                seconds: started.elapsed().as_secs_f64(),
+                ..Default::default()
+            },
         })
     }
+}
+
+/// The translator `args` ask for (`--translator`, `--model`, `--llm`, …), loaded and ready.
+pub fn build(args: &crate::cli::ModelArgs) -> Result<Box<dyn Translator>, crate::Error> {
+    crate::pipeline::build_translator(args, false)
 }
 
 /// Why a translation failed.

@@ -1,0 +1,190 @@
+//! The pipeline end to end: load → clean → translate → summarise, for one article at a time.
+//!
+//! `warta translate`, `warta summarize`, `warta batch` and `warta eval` all build their engines here, so
+//! a model is loaded once per process and an LLM used for both translation and summary is shared.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::article::Article;
+use crate::cli::{ModelArgs, SummarizerKind, SummaryArgs, TranslatorKind};
+use crate::models::Hub;
+use crate::summarize::{Summarizer, Summary, SummaryRequest};
+use crate::translate::{Translation, Translator};
+use crate::{Error, Result};
+
+/// What a run produces for each article.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Full translation, optionally followed by a summary.
+    Translate { summary: bool },
+    /// Only the summary (`warta summarize`, `warta batch --summary-only`).
+    SummaryOnly,
+}
+
+/// The loaded engines for a run.
+pub struct Engines {
+    pub translator: Option<Box<dyn Translator>>,
+    pub summarizer: Option<Box<dyn Summarizer>>,
+    /// Said once to the user (e.g. "no LLM available, summaries are extractive").
+    pub warnings: Vec<String>,
+}
+
+/// Seconds spent per stage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timings {
+    pub translate_s: f64,
+    pub summarize_s: f64,
+    pub total_s: f64,
+}
+
+/// One processed article.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub article: Article,
+    pub translation: Option<Translation>,
+    pub summary: Option<Summary>,
+    pub llm: Option<String>,
+    pub timings: Timings,
+}
+
+impl Engines {
+    /// Load what `mode` needs, once.
+    pub fn load(
+        models: &ModelArgs,
+        summary: &SummaryArgs,
+        mode: Mode,
+        progress: bool,
+    ) -> Result<Engines> {
+        let hub = Hub::from_env(models.offline)?.with_progress(progress);
+        let wants_summary = !matches!(mode, Mode::Translate { summary: false });
+        let needs_llm = models.translator == TranslatorKind::Llm
+            || (wants_summary && summary.summarizer == SummarizerKind::Llm);
+        let mut warnings = Vec::new();
+        let llm = if needs_llm {
+            Some(load_llm(models, &hub)?)
+        } else if wants_summary && summary.summarizer == SummarizerKind::Auto {
+            match load_llm(models, &hub) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    warnings.push(format!(
+                        "no LLM for the summary ({e}); writing an extractive summary instead \
+                         (choose explicitly with --summarizer extractive)"
+                    ));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        // Summary-only mode needs a translator only for the extractive method's chosen sentences.
+        let translator: Option<Box<dyn Translator>> = match (mode, models.translator, &llm) {
+            (Mode::SummaryOnly, _, Some(_)) => None,
+            (_, TranslatorKind::Marian, _) => Some(build_marian(models, &hub)?),
+            (_, TranslatorKind::Llm, Some(m)) => Some(build_llm_translator(models, m.clone())?),
+            (_, TranslatorKind::Llm, None) => {
+                return Err(Error::NotAvailable("--translator llm without an LLM"))
+            }
+        };
+        let summarizer = if wants_summary {
+            Some(build_summarizer(models, summary, llm)?)
+        } else {
+            None
+        };
+        Ok(Engines {
+            translator,
+            summarizer,
+            warnings,
+        })
+    }
+}
+
+/// Just a translator (for `warta eval --src` and `warta translate --raw`), with its LLM if it needs one.
+pub fn build_translator(models: &ModelArgs, progress: bool) -> Result<Box<dyn Translator>> {
+    let hub = Hub::from_env(models.offline)?.with_progress(progress);
+    match models.translator {
+        TranslatorKind::Marian => build_marian(models, &hub),
+        TranslatorKind::Llm => build_llm_translator(models, load_llm(models, &hub)?),
+    }
+}
+
+/// Run the pipeline on one loaded article.
+pub fn process(
+    article: Article,
+    engines: &mut Engines,
+    mode: Mode,
+    sentences: usize,
+) -> Result<Document> {
+    let started = Instant::now();
+    let mut timings = Timings::default();
+    let translation = match (mode, engines.translator.as_mut()) {
+        (Mode::Translate { .. }, Some(t)) => {
+            let t0 = Instant::now();
+            let tr = t.translate_article(&article)?;
+            timings.translate_s = t0.elapsed().as_secs_f64();
+            Some(tr)
+        }
+        (Mode::Translate { .. }, None) => {
+            return Err(Error::NotAvailable("translation without a translator"))
+        }
+        (Mode::SummaryOnly, _) => None,
+    };
+    let (summary, llm) = match engines.summarizer.as_mut() {
+        Some(s) => {
+            let t0 = Instant::now();
+            let request = SummaryRequest {
+                article: &article,
+                translation: translation.as_ref(),
+                sentences,
+            };
+            let translator = engines
+                .translator
+                .as_deref_mut()
+                .map(|t| t as &mut dyn Translator);
+            let summary = s.summarize(&request, translator)?;
+            timings.summarize_s = t0.elapsed().as_secs_f64();
+            (Some(summary), s.llm_id())
+        }
+        None => (None, None),
+    };
+    timings.total_s = started.elapsed().as_secs_f64();
+    Ok(Document {
+        article,
+        translation,
+        summary,
+        llm,
+        timings,
+    })
+}
+
+/// The Marian translator (opus-mt-id-en or a local Marian model).
+fn build_marian(models: &ModelArgs, hub: &Hub) -> Result<Box<dyn Translator>> {
+    let _ = (models, hub);
+    Err(Error::NotAvailable("the Marian translator"))
+}
+
+/// The GGUF LLM named by `--llm`, loaded once and shared.
+fn load_llm(models: &ModelArgs, hub: &Hub) -> Result<crate::llm::SharedChatModel> {
+    let _ = (models, hub);
+    Err(Error::NotAvailable("the LLM engine"))
+}
+
+/// The LLM translator over a shared model.
+fn build_llm_translator(
+    models: &ModelArgs,
+    llm: crate::llm::SharedChatModel,
+) -> Result<Box<dyn Translator>> {
+    let _ = (models, llm);
+    Err(Error::NotAvailable("the LLM translator"))
+}
+
+/// The summarizer `--summarizer` asks for; `llm` is present when an LLM could be loaded.
+fn build_summarizer(
+    models: &ModelArgs,
+    summary: &SummaryArgs,
+    llm: Option<crate::llm::SharedChatModel>,
+) -> Result<Box<dyn Summarizer>> {
+    let _ = (models, summary, llm);
+    Err(Error::NotAvailable("summaries"))
+}
