@@ -186,6 +186,16 @@ fn broken_model_directories_give_clear_errors() {
     std::fs::write(&bin, &bytes[..bytes.len() / 3]).unwrap();
     fails_cleanly(dir.path(), &["pytorch_model.bin"]);
 
+    // The legacy (pre-zip) PyTorch format, cut short.
+    let dir = model_copy("tiny-b");
+    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+    let bin = dir.path().join("pytorch_model.bin");
+    let bytes = std::fs::read(&bin).unwrap();
+    for cut in [20, 5000, bytes.len() - 100] {
+        std::fs::write(&bin, &bytes[..cut]).unwrap();
+        fails_cleanly(dir.path(), &["pytorch_model.bin"]);
+    }
+
     let dir = model_copy("tiny-a");
     std::fs::write(dir.path().join("source.spm"), b"\x0a\xff\xff").unwrap();
     fails_cleanly(dir.path(), &["source.spm", "SentencePiece"]);

@@ -182,7 +182,10 @@ fn pytorch_bin_and_safetensors_load_the_same_model() {
                 std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).unwrap();
             }
         }
-        assert!(tmp.path().join("pytorch_model.bin").is_file(), "{variant} has no pytorch_model.bin");
+        assert!(
+            tmp.path().join("pytorch_model.bin").is_file(),
+            "{variant} has no pytorch_model.bin"
+        );
         let from_bin = load_dir(tmp.path(), MarianOptions::default());
         let from_st = load(variant);
         let exp = expected(variant);

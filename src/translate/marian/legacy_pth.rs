@@ -63,8 +63,14 @@ impl LegacyPth {
                 tensors.insert(info.name.clone(), info);
             }
         }
-        let keys: Vec<String> = Vec::<String>::try_from(read_pickle(&mut r)?)
-            .map_err(|_| candle_core::Error::Msg("bad storage key list".into()))?;
+        let keys: Vec<String> = match read_pickle(&mut r)? {
+            Object::List(items) | Object::Tuple(items) => items
+                .into_iter()
+                .map(|k| k.unicode().ok())
+                .collect::<Option<_>>()
+                .ok_or_else(|| candle_core::Error::Msg("bad storage key list".into()))?,
+            _ => bail!("bad storage key list"),
+        };
         // Element size of each storage, from any tensor that uses it.
         let elem_size: HashMap<&str, usize> = tensors
             .values()

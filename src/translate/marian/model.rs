@@ -623,7 +623,7 @@ pub fn log_softmax_in_place(row: &mut [f32]) {
     let sum: f32 = row.iter().map(|&x| (x - max).exp()).sum();
     let log_sum = sum.ln();
     for x in row.iter_mut() {
-        *x = *x - max - log_sum;
+        *x = (*x - max) - log_sum;
     }
 }
 
