@@ -173,28 +173,23 @@ fn broken_model_directories_give_clear_errors() {
     std::fs::write(dir.path().join("config.json"), "{\"d_model\": 25}").unwrap();
     fails_cleanly(dir.path(), &["config.json", "divisible"]);
 
-    let dir = model_copy("tiny-b");
-    let st = dir.path().join("model.safetensors");
-    let bytes = std::fs::read(&st).unwrap();
-    std::fs::write(&st, &bytes[..bytes.len() / 2]).unwrap();
-    fails_cleanly(dir.path(), &["model.safetensors"]);
-
-    let dir = model_copy("tiny-a");
-    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
-    let bin = dir.path().join("pytorch_model.bin");
-    let bytes = std::fs::read(&bin).unwrap();
-    std::fs::write(&bin, &bytes[..bytes.len() / 3]).unwrap();
-    fails_cleanly(dir.path(), &["pytorch_model.bin"]);
-
-    // The legacy (pre-zip) PyTorch format, cut short.
-    let dir = model_copy("tiny-b");
-    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
-    let bin = dir.path().join("pytorch_model.bin");
-    let bytes = std::fs::read(&bin).unwrap();
-    for cut in [20, 5000, bytes.len() - 100] {
-        std::fs::write(&bin, &bytes[..cut]).unwrap();
-        fails_cleanly(dir.path(), &["pytorch_model.bin"]);
+    // Weights cut short: safetensors, a zip pytorch_model.bin (tiny-a), a legacy one (tiny-b).
+    let cut = |variant: &str, file: &str, at: &dyn Fn(usize) -> usize| {
+        let dir = model_copy(variant);
+        if file != "model.safetensors" {
+            std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+        }
+        let path = dir.path().join(file);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..at(bytes.len())]).unwrap();
+        fails_cleanly(dir.path(), &[file]);
+    };
+    cut("tiny-b", "model.safetensors", &|n| n / 2);
+    cut("tiny-a", "pytorch_model.bin", &|n| n / 3);
+    for at in [20, 5000] {
+        cut("tiny-b", "pytorch_model.bin", &|_| at);
     }
+    cut("tiny-b", "pytorch_model.bin", &|n| n - 100);
 
     let dir = model_copy("tiny-a");
     std::fs::write(dir.path().join("source.spm"), b"\x0a\xff\xff").unwrap();

@@ -48,6 +48,15 @@ fn text(v: &Value) -> &str {
     v.as_str().unwrap()
 }
 
+fn assert_no_mismatches(variant: &str, bad: &[String]) {
+    assert!(
+        bad.is_empty(),
+        "{variant}: {} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
 #[test]
 fn token_ids_match_marian_tokenizer() {
     for variant in VARIANTS {
@@ -64,12 +73,7 @@ fn token_ids_match_marian_tokenizer() {
                 ));
             }
         }
-        assert!(
-            bad.is_empty(),
-            "{variant}: {} mismatches:\n{}",
-            bad.len(),
-            bad.join("\n")
-        );
+        assert_no_mismatches(variant, &bad);
     }
 }
 
@@ -97,12 +101,7 @@ fn single_sentence_outputs_match_generate() {
                 }
             }
         }
-        assert!(
-            bad.is_empty(),
-            "{variant}: {} mismatches:\n{}",
-            bad.len(),
-            bad.join("\n")
-        );
+        assert_no_mismatches(variant, &bad);
     }
 }
 

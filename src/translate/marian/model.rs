@@ -108,14 +108,13 @@ struct EncoderLayer {
     ffn_norm: LayerNorm,
 }
 
+/// A decoder layer: the encoder layer's self-attention and feed-forward blocks with cross-attention
+/// between them.
 #[derive(Debug, Clone)]
 struct DecoderLayer {
-    attn: SelfAttention,
-    attn_norm: LayerNorm,
+    base: EncoderLayer,
     cross: CrossAttention,
     cross_norm: LayerNorm,
-    ffn: FeedForward,
-    ffn_norm: LayerNorm,
 }
 
 /// A loaded Marian model.
@@ -243,36 +242,23 @@ impl Marian {
         let encoder = (0..config.encoder_layers)
             .map(|i| {
                 let p = format!("model.encoder.layers.{i}");
-                Ok(EncoderLayer {
-                    attn: w.self_attention(
-                        &format!("{p}.self_attn"),
-                        d,
-                        config.encoder_attention_heads,
-                    )?,
-                    attn_norm: w.layer_norm(&format!("{p}.self_attn_layer_norm"), d)?,
-                    ffn: w.ffn(&p, d, config.encoder_ffn_dim, act)?,
-                    ffn_norm: w.layer_norm(&format!("{p}.final_layer_norm"), d)?,
-                })
+                w.block(
+                    &p,
+                    d,
+                    config.encoder_attention_heads,
+                    config.encoder_ffn_dim,
+                    act,
+                )
             })
             .collect::<Result<Vec<_>>>()?;
         let decoder = (0..config.decoder_layers)
             .map(|i| {
                 let p = format!("model.decoder.layers.{i}");
+                let heads = config.decoder_attention_heads;
                 Ok(DecoderLayer {
-                    attn: w.self_attention(
-                        &format!("{p}.self_attn"),
-                        d,
-                        config.decoder_attention_heads,
-                    )?,
-                    attn_norm: w.layer_norm(&format!("{p}.self_attn_layer_norm"), d)?,
-                    cross: w.cross_attention(
-                        &format!("{p}.encoder_attn"),
-                        d,
-                        config.decoder_attention_heads,
-                    )?,
+                    base: w.block(&p, d, heads, config.decoder_ffn_dim, act)?,
+                    cross: w.cross_attention(&format!("{p}.encoder_attn"), d, heads)?,
                     cross_norm: w.layer_norm(&format!("{p}.encoder_attn_layer_norm"), d)?,
-                    ffn: w.ffn(&p, d, config.decoder_ffn_dim, act)?,
-                    ffn_norm: w.layer_norm(&format!("{p}.final_layer_norm"), d)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -371,19 +357,27 @@ impl Marian {
         let x = (self.dec_embed.index_select(&ids, 0)? * self.embed_scale)?;
         let mut x = x.broadcast_add(&self.dec_positions.i(pos)?)?;
         let first = cache.kv.is_empty();
-        for (i, layer) in self.decoder.iter().enumerate() {
-            let (a, k, v) = layer.attn.forward_step(&x, cache.kv.get(i))?;
+        for (
+            i,
+            DecoderLayer {
+                base,
+                cross,
+                cross_norm,
+            },
+        ) in self.decoder.iter().enumerate()
+        {
+            let (a, k, v) = base.attn.forward_step(&x, cache.kv.get(i))?;
             if first {
                 cache.kv.push((k, v));
             } else {
                 cache.kv[i] = (k, v);
             }
-            x = layer.attn_norm.forward(&(x + a)?)?;
+            x = base.attn_norm.forward(&(x + a)?)?;
             let (ck, cv) = &enc.cross_kv[i];
-            let c = layer.cross.forward(&x, ck, cv, &enc.mask, n / b)?;
-            x = layer.cross_norm.forward(&(x + c)?)?;
-            let f = layer.ffn.forward(&x)?;
-            x = layer.ffn_norm.forward(&(x + f)?)?;
+            let c = cross.forward(&x, ck, cv, &enc.mask, n / b)?;
+            x = cross_norm.forward(&(x + c)?)?;
+            let f = base.ffn.forward(&x)?;
+            x = base.ffn_norm.forward(&(x + f)?)?;
         }
         cache.steps += 1;
         x.matmul(&self.lm_head_t)?
@@ -594,6 +588,23 @@ impl Weights<'_> {
             out: self.linear(&format!("{p}.out_proj"), d, d)?,
             heads,
             head_dim,
+        })
+    }
+
+    /// Self-attention and feed-forward with their norms (a whole encoder layer).
+    fn block(
+        &self,
+        p: &str,
+        d: usize,
+        heads: usize,
+        ffn: usize,
+        act: Activation,
+    ) -> Result<EncoderLayer> {
+        Ok(EncoderLayer {
+            attn: self.self_attention(&format!("{p}.self_attn"), d, heads)?,
+            attn_norm: self.layer_norm(&format!("{p}.self_attn_layer_norm"), d)?,
+            ffn: self.ffn(p, d, ffn, act)?,
+            ffn_norm: self.layer_norm(&format!("{p}.final_layer_norm"), d)?,
         })
     }
 
