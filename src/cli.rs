@@ -406,6 +406,7 @@ fn translate_raw(
     let rendered = match global.format {
         Format::Json => {
             let info = translator.info();
+            let translated = out.iter().filter(|l| !l.is_empty()).count();
             let doc = raw::RawOutput {
                 lines: out,
                 translator: info.translator,
@@ -415,7 +416,7 @@ fn translate_raw(
                     load_s: loaded,
                     translate_s,
                     total_s,
-                    lines_per_s: lines.len() as f64 / translate_s.max(1e-9),
+                    lines_per_s: translated as f64 / translate_s.max(1e-9),
                 },
             };
             let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();

@@ -22,6 +22,11 @@ fn warta(home: &Path) -> Command {
     cmd
 }
 
+/// Run to success and return standard output.
+fn stdout_of(cmd: &mut Command) -> Vec<u8> {
+    cmd.assert().success().get_output().stdout.clone()
+}
+
 fn expected(variant: &str) -> Value {
     let p = fixtures().join(format!("{variant}.expected.json"));
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
@@ -54,15 +59,12 @@ fn raw_translation_gives_the_recorded_strings_line_for_line() {
         let (lines, want) = lines_and_translations(variant);
         let input = tmp.path().join("in.txt");
         std::fs::write(&input, lines.join("\n") + "\n").unwrap();
-        let out = warta(tmp.path())
-            .args(["translate", "--raw", "--model"])
-            .arg(fixtures().join(variant))
-            .arg(&input)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
+        let out = stdout_of(
+            warta(tmp.path())
+                .args(["translate", "--raw", "--model"])
+                .arg(fixtures().join(variant))
+                .arg(&input),
+        );
         let got = String::from_utf8(out).unwrap();
         assert_eq!(got, want.join("\n") + "\n", "{variant}");
     }
@@ -73,24 +75,21 @@ fn raw_json_output_and_stdin() {
     let tmp = tempfile::tempdir().unwrap();
     let (lines, want) = lines_and_translations("tiny-a");
     let input = format!("{}\n\n{}\n", lines[0], lines[1]);
-    let out = warta(tmp.path())
-        .args([
-            "translate",
-            "--raw",
-            "--format",
-            "json",
-            "--batch-size",
-            "1",
-            "--model",
-        ])
-        .arg(fixtures().join("tiny-a"))
-        .arg("-")
-        .write_stdin(input)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(
+        warta(tmp.path())
+            .args([
+                "translate",
+                "--raw",
+                "--format",
+                "json",
+                "--batch-size",
+                "1",
+                "--model",
+            ])
+            .arg(fixtures().join("tiny-a"))
+            .arg("-")
+            .write_stdin(input),
+    );
     let v: Value = serde_json::from_slice(&out).unwrap();
     let got: Vec<&str> = v["lines"]
         .as_array()
@@ -209,13 +208,7 @@ fn broken_model_directories_give_clear_errors() {
 #[test]
 fn models_lists_files_cache_and_offline_state() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = warta(tmp.path())
-        .args(["models", "--format", "json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(warta(tmp.path()).args(["models", "--format", "json"]));
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["cache_dir"], tmp.path().join("hub").display().to_string());
     assert!(v["cache_from"].as_str().unwrap().starts_with("HF_HOME"));
@@ -230,14 +223,11 @@ fn models_lists_files_cache_and_offline_state() {
     assert_eq!(v["models"][1]["role"], "llm");
 
     // A local model directory: every file present, with its size.
-    let out = warta(tmp.path())
-        .args(["models", "--model"])
-        .arg(fixtures().join("tiny-a"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(
+        warta(tmp.path())
+            .args(["models", "--model"])
+            .arg(fixtures().join("tiny-a")),
+    );
     let text = String::from_utf8(out).unwrap();
     assert!(
         text.contains("model.safetensors") && text.contains("source.spm"),
