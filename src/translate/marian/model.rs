@@ -341,6 +341,25 @@ impl Marian {
         enc: &EncoderState,
         cache: &mut DecoderCache,
     ) -> Result<Tensor> {
+        let hidden = self.decode_hidden(tokens, enc, cache)?;
+        self.logits(&hidden)
+    }
+
+    /// The output layer: hidden states `[rows, d_model]` → logits `[rows, vocab]`.
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        hidden
+            .matmul(&self.lm_head_t)?
+            .broadcast_add(&self.final_logits_bias)
+    }
+
+    /// The decoder layers of one step (see [`decode_step`](Self::decode_step)), without the output
+    /// layer: `[rows, d_model]`.
+    pub fn decode_hidden(
+        &self,
+        tokens: &[u32],
+        enc: &EncoderState,
+        cache: &mut DecoderCache,
+    ) -> Result<Tensor> {
         let n = tokens.len();
         let b = enc.batch_size();
         if b == 0 || n % b != 0 {
@@ -380,8 +399,7 @@ impl Marian {
             x = base.ffn_norm.forward(&(x + f)?)?;
         }
         cache.steps += 1;
-        x.matmul(&self.lm_head_t)?
-            .broadcast_add(&self.final_logits_bias)
+        Ok(x)
     }
 }
 
