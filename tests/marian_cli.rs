@@ -249,3 +249,129 @@ fn models_lists_files_cache_and_offline_state() {
         "{stderr}"
     );
 }
+
+/// A minimal stand-in for the Hugging Face Hub on loopback: `GET /{repo}/resolve/{rev}/{file}` with
+/// the headers hf-hub reads (etag, x-repo-commit, content-range), ranges honoured, 404 for files the
+/// repo does not have. Serves `dir` as `repo`; counts requests per file.
+fn serve_repo(
+    dir: PathBuf,
+    repo: &'static str,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(200) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            let mut range: (usize, Option<usize>) = (0, None);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(r) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                    let (a, b) = r.trim().split_once('-').unwrap_or(("0", ""));
+                    range = (a.parse().unwrap_or(0), b.parse().ok());
+                }
+                if request.is_empty() {
+                    request = line;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+            let prefix = format!("/{repo}/resolve/main/");
+            let file = path.strip_prefix(&prefix).map(str::to_string);
+            let body = file.as_ref().and_then(|f| std::fs::read(dir.join(f)).ok());
+            seen.lock().unwrap().push(path.clone());
+            let response = match body {
+                Some(body) => {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    body.hash(&mut h);
+                    let start = range.0.min(body.len());
+                    let end = range
+                        .1
+                        .unwrap_or(usize::MAX)
+                        .min(body.len().saturating_sub(1));
+                    let part = body.get(start..=end).unwrap_or(&[]);
+                    let range_start = start;
+                    let mut head = format!(
+                        "HTTP/1.1 206 Partial Content\r\netag: \"{:016x}\"\r\nx-repo-commit: \
+                         0123456789abcdef0123456789abcdef01234567\r\ncontent-range: bytes {range_start}-{end}/{}\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n",
+                        h.finish(),
+                        body.len(),
+                        part.len()
+                    )
+                    .into_bytes();
+                    head.extend_from_slice(part);
+                    head
+                }
+                None => b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    (url, log)
+}
+
+/// First run with network access: the default model is downloaded into the cache (here from a
+/// loopback stand-in for the Hub serving a fixture model as Helsinki-NLP/opus-mt-id-en, with
+/// pytorch_model.bin and no model.safetensors, like the real repo); later runs work offline from the
+/// cache, and `warta models` shows the cached files.
+#[test]
+fn first_run_downloads_the_default_model_then_works_offline() {
+    let repo_dir = model_copy("tiny-a");
+    std::fs::remove_file(repo_dir.path().join("model.safetensors")).unwrap();
+    let (endpoint, log) = serve_repo(repo_dir.path().to_path_buf(), "Helsinki-NLP/opus-mt-id-en");
+    let home = tempfile::tempdir().unwrap();
+    let (lines, want) = lines_and_translations("tiny-a");
+    let input = home.path().join("in.txt");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let want = want.join("\n") + "\n";
+
+    let online = || {
+        let mut cmd = warta(home.path());
+        cmd.env_remove("HF_HUB_OFFLINE")
+            .env("HF_ENDPOINT", &endpoint);
+        cmd
+    };
+    let out = stdout_of(online().args(["translate", "--raw"]).arg(&input));
+    assert_eq!(String::from_utf8(out).unwrap(), want);
+    let requested = log.lock().unwrap().clone();
+    assert!(
+        requested.iter().any(|p| p.ends_with("/model.safetensors")),
+        "{requested:?}"
+    );
+    assert!(
+        requested.iter().any(|p| p.ends_with("/pytorch_model.bin")),
+        "{requested:?}"
+    );
+
+    // Offline now: everything comes from the cache, nothing is requested.
+    let before = log.lock().unwrap().len();
+    let out = stdout_of(warta(home.path()).args(["translate", "--raw"]).arg(&input));
+    assert_eq!(String::from_utf8(out).unwrap(), want);
+    assert_eq!(log.lock().unwrap().len(), before);
+
+    let out = stdout_of(warta(home.path()).args(["models", "--format", "json"]));
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let files = v["models"][0]["files"].as_array().unwrap();
+    let weights = files
+        .iter()
+        .find(|f| f["name"] == "pytorch_model.bin")
+        .unwrap();
+    assert_eq!(weights["present"], true);
+    let size = std::fs::metadata(repo_dir.path().join("pytorch_model.bin"))
+        .unwrap()
+        .len();
+    assert_eq!(weights["size"], size);
+    assert!(weights["path"]
+        .as_str()
+        .unwrap()
+        .starts_with(&home.path().join("hub").display().to_string()));
+}
