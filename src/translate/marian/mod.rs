@@ -7,6 +7,7 @@
 //! truncated: a sentence longer than the model's position table is split at clause boundaries, the
 //! parts are translated and rejoined, and a warning says so.
 
+mod attention;
 pub mod bench;
 pub mod config;
 mod legacy_pth;
