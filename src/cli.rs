@@ -467,7 +467,7 @@ fn bench_marian(_args: BenchArgs, global: &GlobalArgs) -> crate::Result<std::pro
     })
     .map_err(|source| crate::translate::marian::MarianError::Tensor {
         model: "benchmark".into(),
-        source,
+        source: Box::new(source),
     })?;
     let text = match global.format {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",

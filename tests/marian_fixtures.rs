@@ -229,7 +229,7 @@ fn overlong_segments_are_split_not_truncated() {
         .join(", ");
     let n = t.tokenizer().encode(&long).len();
     assert!(n > t.max_source_tokens(), "{n} tokens is not too long");
-    let out = t.translate_segments(&[long.clone()]).unwrap();
+    let out = t.translate_segments(std::slice::from_ref(&long)).unwrap();
     let warnings = t.take_warnings();
     assert!(
         warnings

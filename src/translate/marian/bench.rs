@@ -74,6 +74,9 @@ pub struct BenchReport {
 const SOURCE_TOKENS: usize = 32;
 const TARGET_TOKENS: usize = 40;
 
+/// Adds one named tensor (`true`: ones, for layer-norm weights; else small random values).
+type Put<'a> = dyn FnMut(String, &[usize], bool) -> candle_core::Result<()> + 'a;
+
 /// Random weights in the layout of a `MarianMTModel` checkpoint.
 fn random_weights(c: &MarianConfig, dev: &Device) -> candle_core::Result<HashMap<String, Tensor>> {
     let mut w = HashMap::new();
@@ -88,7 +91,7 @@ fn random_weights(c: &MarianConfig, dev: &Device) -> candle_core::Result<HashMap
         Ok(())
     };
     put("model.shared.weight".into(), &[c.vocab_size, d], false)?;
-    let attn = |p: &str, put: &mut dyn FnMut(String, &[usize], bool) -> candle_core::Result<()>| {
+    let attn = |p: &str, put: &mut Put| {
         for n in ["q_proj", "k_proj", "v_proj", "out_proj"] {
             put(format!("{p}.{n}.weight"), &[d, d], false)?;
             put(format!("{p}.{n}.bias"), &[d], false)?;

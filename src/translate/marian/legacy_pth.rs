@@ -83,7 +83,7 @@ impl LegacyPth {
             r.read_exact(&mut count)?;
             let numel = u64::from_le_bytes(count);
             let size = *elem_size.get(key.as_str()).unwrap_or(&1) as u64;
-            let bytes = numel.checked_mul(size).unwrap_or(u64::MAX);
+            let bytes = numel.saturating_mul(size);
             let start = pos + 8;
             if start.saturating_add(bytes) > file_len {
                 bail!("storage {key} runs past the end of the file (truncated?)");

@@ -63,7 +63,7 @@ pub enum MarianError {
     #[error("Marian model {model}: {source}")]
     Tensor {
         model: String,
-        source: candle_core::Error,
+        source: Box<candle_core::Error>,
     },
 }
 
@@ -333,7 +333,7 @@ impl MarianTranslator {
         search::generate(&self.model, sources, &self.generation, beams).map_err(|source| {
             MarianError::Tensor {
                 model: self.id.clone(),
-                source,
+                source: Box::new(source),
             }
         })
     }

@@ -330,7 +330,7 @@ fn beam_row(
 fn push_top(top: &mut Vec<(f32, usize)>, k: usize, item: (f32, usize)) {
     if top.len() == k {
         let worst = top[k - 1];
-        if !(item.0 > worst.0) {
+        if item.0.partial_cmp(&worst.0) != Some(std::cmp::Ordering::Greater) {
             return; // equal scores keep the earlier index
         }
     }
