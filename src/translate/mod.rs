@@ -4,6 +4,9 @@
 //! and `llm` (a GGUF instruct model, paragraph by paragraph with context). A new engine is one new file
 //! implementing the trait.
 
+pub mod marian;
+pub mod raw;
+
 use serde::Serialize;
 
 use crate::article::{Article, ParagraphKind};
@@ -52,6 +55,12 @@ pub trait Translator: Send {
     /// Translate independent segments (sentences or lines); the result has one entry per input, in order.
     fn translate_segments(&mut self, segments: &[String]) -> Result<Vec<String>, TranslateError>;
 
+    /// What the user should know about the translations made since the last call (a sentence that had
+    /// to be split, an output that hit the length limit), drained.
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Translate a whole article. The default translates the title and every sentence as segments in one
     /// call (so the engine can batch them) and reassembles paragraphs.
     fn translate_article(&mut self, article: &Article) -> Result<Translation, TranslateError> {
@@ -83,7 +92,7 @@ pub trait Translator: Send {
             title,
             paragraphs,
             engine: self.info(),
-            warnings: Vec::new(),
+            warnings: self.take_warnings(),
             stats: TranslateStats {
                 segments: segments.len(),
                 seconds: started.elapsed().as_secs_f64(),
@@ -103,4 +112,8 @@ pub fn build(args: &crate::cli::ModelArgs) -> Result<Box<dyn Translator>, crate:
 pub enum TranslateError {
     #[error("translation failed: {0}")]
     Engine(String),
+    #[error(transparent)]
+    Marian(#[from] marian::MarianError),
+    #[error("{path}: {reason}")]
+    Input { path: String, reason: String },
 }
