@@ -165,3 +165,123 @@ fn chatml_default_system(template: &str) -> Option<String> {
         .map(|m| m.as_str().replace("\\n", "\n"))
         .filter(|s| !s.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::tokenizer::fixtures;
+
+    fn messages(case: &fixtures::ChatCase) -> Vec<ChatMessage> {
+        case.messages
+            .iter()
+            .map(|m| match m.role.as_str() {
+                "system" => ChatMessage::system(&m.content),
+                "user" => ChatMessage::user(&m.content),
+                "assistant" => ChatMessage::assistant(&m.content),
+                r => panic!("role {r}"),
+            })
+            .collect()
+    }
+
+    /// Our rendering equals the stored Jinja template's, as rendered by jinja2 in the fixture script.
+    #[test]
+    fn chatml_matches_stored_templates() {
+        for name in fixtures::NAMES {
+            let f = fixtures::load(name);
+            let t = ChatTemplate::detect(Some(&f.template), "llama", name).unwrap();
+            assert!(
+                matches!(
+                    t.format,
+                    ChatFormat::ChatMl {
+                        default_system: Some(_)
+                    }
+                ),
+                "{name}"
+            );
+            for case in &f.chat {
+                assert_eq!(t.render(&messages(case)), case.prompt, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn default_system_prompts_are_read_from_the_template() {
+        let smol = fixtures::load("smollm2");
+        let qwen = fixtures::load("qwen2.5-coder-1.5b");
+        let sys = |f: &fixtures::Fixture| match ChatTemplate::detect(Some(&f.template), "x", "m")
+            .unwrap()
+            .format
+        {
+            ChatFormat::ChatMl { default_system } => default_system,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            sys(&smol).as_deref(),
+            Some("You are a helpful AI assistant named SmolLM, trained by Hugging Face")
+        );
+        assert_eq!(
+            sys(&qwen).as_deref(),
+            Some("You are Qwen, created by Alibaba Cloud. You are a helpful assistant.")
+        );
+    }
+
+    #[test]
+    fn llama3_headers() {
+        let t = ChatTemplate::detect(
+            Some("{{ bos_token }}<|start_header_id|>... Cutting Knowledge Date: ..."),
+            "llama",
+            "m",
+        )
+        .unwrap();
+        let got = t.render(&[
+            ChatMessage::system("You are a friendly chatbot"),
+            ChatMessage::user("Hello! "),
+        ]);
+        assert_eq!(
+            got,
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: \
+             December 2023\nToday Date: 26 Jul 2024\n\nYou are a friendly chatbot<|eot_id|>\
+             <|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|>\
+             <|start_header_id|>assistant<|end_header_id|>\n\n"
+        );
+        // Llama 3.0 has no dated system header: a system message is an ordinary turn.
+        let t = ChatTemplate::detect(Some("<|start_header_id|>"), "llama", "m").unwrap();
+        assert_eq!(
+            t.render(&[ChatMessage::system("Be brief."), ChatMessage::user("Hi")]),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>\
+             <|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>\
+             <|start_header_id|>assistant<|end_header_id|>\n\n"
+        );
+        assert!(t.stop_tokens().contains(&"<|eot_id|>"));
+    }
+
+    #[test]
+    fn gemma_turns() {
+        let t =
+            ChatTemplate::detect(Some("{{ bos_token }}<start_of_turn>"), "gemma3", "m").unwrap();
+        let got = t.render(&[
+            ChatMessage::system("Be brief."),
+            ChatMessage::user(" Hi "),
+            ChatMessage::assistant("Hello."),
+            ChatMessage::user("Bye"),
+        ]);
+        assert_eq!(
+            got,
+            "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello.\
+             <end_of_turn>\n<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n"
+        );
+        assert_eq!(t.stop_tokens(), &["<end_of_turn>", "<eos>"]);
+    }
+
+    #[test]
+    fn unknown_template_is_an_error() {
+        let err = ChatTemplate::detect(Some("[INST] {{ m }} [/INST]"), "llama", "model.gguf")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("model.gguf") && err.contains("chat template"),
+            "{err}"
+        );
+        assert!(ChatTemplate::detect(None, "qwen2", "m").is_ok());
+    }
+}

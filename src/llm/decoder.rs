@@ -241,6 +241,13 @@ impl Loader<'_> {
     }
 }
 
+/// Whether the query at position `q` must not see the key at position `k`: keys after it, and with a
+/// sliding window of `w`, keys `w` or more positions back (the window holds `w` tokens, itself
+/// included, as in Hugging Face's and llama.cpp's Gemma).
+fn masked(q: usize, k: usize, window: Option<usize>) -> bool {
+    k > q || window.is_some_and(|w| q - k >= w)
+}
+
 fn inv_freq(head_dim: usize, base: f32, scale: f32) -> Vec<f32> {
     (0..head_dim / 2)
         .map(|i| 1.0 / base.powf(2.0 * i as f32 / head_dim as f32) / scale)
@@ -384,10 +391,7 @@ impl Decoder {
     /// heads stacked per K/V head; `None` when nothing is masked.
     fn mask(&self, t: usize, window: Option<usize>) -> Result<Option<Tensor>> {
         let kv = self.pos + t;
-        let masked = |i: usize, j: usize| {
-            let qpos = self.pos + i;
-            j > qpos || window.is_some_and(|w| qpos >= w && j <= qpos - w)
-        };
+        let masked = |i: usize, j: usize| masked(self.pos + i, j, window);
         let any = (0..t).any(|i| (0..kv).any(|j| masked(i, j)));
         if !any {
             return Ok(None);
@@ -505,7 +509,20 @@ impl Layer {
     }
 }
 
-/// Softmax-free helper for tests: the index of the largest logit.
+/// The index of the largest logit (greedy choice).
 pub fn argmax(logits: &Tensor) -> Result<u32> {
     logits.argmax(D::Minus1)?.to_scalar::<u32>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked;
+
+    #[test]
+    fn causal_and_sliding_masks() {
+        assert!(!masked(5, 5, None) && !masked(5, 0, None) && masked(5, 6, None));
+        // A window of 3 at position 5 sees 3, 4, 5.
+        let seen: Vec<usize> = (0..8).filter(|&k| !masked(5, k, Some(3))).collect();
+        assert_eq!(seen, vec![3, 4, 5]);
+    }
 }

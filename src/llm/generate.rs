@@ -547,3 +547,68 @@ mod smollm2 {
         assert_eq!(a.text, b.text);
     }
 }
+
+/// Checks on the real Qwen2.5-Coder GGUFs, which are not available in CI (`cargo test -- --ignored`).
+#[cfg(test)]
+mod qwen_local {
+    use super::*;
+
+    const QWEN_05B: &str = "/work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+    const QWEN_15B: &str = "/work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+
+    fn load(path: &str, fast_quants: bool) -> Engine {
+        let opts = LoadOptions {
+            fast_quants,
+            ..LoadOptions::default()
+        };
+        Engine::from_file(Path::new(path), path, None, &opts).unwrap()
+    }
+
+    /// Re-encoding Q5_0 as Q8_0 keeps the greedy output token for token on the benchmark prompt.
+    #[test]
+    #[ignore = "needs /work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf (local only); slow"]
+    fn q5_0_re_encoding_keeps_greedy_tokens() {
+        let params = GenerationParams {
+            max_new_tokens: 64,
+            ..GenerationParams::default()
+        };
+        let mut runs = Vec::new();
+        for fast in [true, false] {
+            let mut e = load(QWEN_05B, fast);
+            let prompt = e.prompt_ids(&super::super::bench::messages()).unwrap();
+            let run = e.run(&prompt, &params, false).unwrap();
+            eprintln!(
+                "fast_quants={fast}: prefill {:.1} s, generation {:.1} s: {:?}",
+                run.prefill_seconds,
+                run.generation_seconds,
+                e.tokenizer().decode(&run.tokens).unwrap()
+            );
+            runs.push(run.tokens);
+        }
+        assert_eq!(runs[0], runs[1]);
+    }
+
+    /// The 1.5B model summarises the reference article in English with its key facts.
+    #[test]
+    #[ignore = "needs /work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf (local only); slow"]
+    fn qwen_1_5b_summarises_the_reference_article() {
+        let mut e = load(QWEN_15B, true);
+        let g = e
+            .chat(
+                &super::super::bench::messages(),
+                &GenerationParams {
+                    max_new_tokens: 160,
+                    ..GenerationParams::default()
+                },
+            )
+            .unwrap();
+        eprintln!("{g:?}");
+        let text = g.text.to_lowercase();
+        assert!(
+            text.contains("russia") && text.contains("nato"),
+            "{}",
+            g.text
+        );
+        assert!(text.contains('8') || text.contains("eight"), "{}", g.text);
+    }
+}

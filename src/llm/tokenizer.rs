@@ -370,3 +370,162 @@ impl<'a> Detokenizer<'a> {
         &self.ids
     }
 }
+
+/// Reference fixtures written by `scripts/llm_reference.py` (llama.cpp token ids and chat prompts
+/// rendered from the GGUF's Jinja template).
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct Fixture {
+        pub template: String,
+        pub chat: Vec<ChatCase>,
+        pub tokens: Vec<TokenCase>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct ChatCase {
+        pub messages: Vec<Message>,
+        pub prompt: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Message {
+        pub role: String,
+        pub content: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct TokenCase {
+        pub text: String,
+        pub ids: Vec<u32>,
+    }
+
+    pub const NAMES: &[&str] = &["smollm2", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"];
+
+    pub fn load(name: &str) -> Fixture {
+        let path = format!(
+            "{}/tests/fixtures/llm/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMOLLM2: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    );
+
+    /// Encode every reference text with the tokenizer built from `gguf` and compare with llama.cpp.
+    fn check_against_reference(gguf: &str, fixture: &str) {
+        let g = Gguf::open(Path::new(gguf)).unwrap();
+        let t = Tokenizer::from_gguf(&g).unwrap();
+        let f = fixtures::load(fixture);
+        assert!(f.tokens.len() > 10);
+        for case in &f.tokens {
+            let ids = t.encode(&case.text).unwrap();
+            assert_eq!(ids, case.ids, "{fixture}: ids of {:?}", case.text);
+            if !case.text.contains("<|") {
+                assert_eq!(t.decode(&ids).unwrap(), case.text, "{fixture}: round trip");
+            }
+        }
+    }
+
+    #[test]
+    fn smollm2_ids_match_llama_cpp() {
+        check_against_reference(SMOLLM2, "smollm2");
+    }
+
+    #[test]
+    #[ignore = "needs /work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf (local only)"]
+    fn qwen_0_5b_ids_match_llama_cpp() {
+        check_against_reference(
+            "/work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+            "qwen2.5-coder-0.5b",
+        );
+    }
+
+    #[test]
+    #[ignore = "needs /work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf (local only)"]
+    fn qwen_1_5b_ids_match_llama_cpp() {
+        check_against_reference(
+            "/work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            "qwen2.5-coder-1.5b",
+        );
+    }
+
+    #[test]
+    fn special_tokens_are_single_tokens() {
+        let g = Gguf::open(Path::new(SMOLLM2)).unwrap();
+        let t = Tokenizer::from_gguf(&g).unwrap();
+        let ids = t.encode("<|im_start|>user\nHi<|im_end|>").unwrap();
+        assert_eq!(ids.first(), t.token_id("<|im_start|>").as_ref());
+        assert_eq!(ids.last(), t.token_id("<|im_end|>").as_ref());
+        // Decoding leaves control tokens out.
+        assert_eq!(t.decode(&ids).unwrap(), "user\nHi");
+    }
+
+    #[test]
+    fn detokenizer_holds_back_split_characters() {
+        let g = Gguf::open(Path::new(SMOLLM2)).unwrap();
+        let t = Tokenizer::from_gguf(&g).unwrap();
+        let text = "Kota 東京 🙂👍🏽 café.";
+        let ids = t.encode(text).unwrap();
+        // Some character must span several tokens for this test to mean anything.
+        assert!(ids.iter().any(|&id| {
+            let s = t.decode(&[id]).unwrap();
+            s.contains('\u{FFFD}')
+        }));
+        let mut d = Detokenizer::new(&t);
+        let mut out = String::new();
+        for id in ids {
+            if let Some(piece) = d.push(id).unwrap() {
+                assert!(!piece.contains('\u{FFFD}'), "{piece:?}");
+                out.push_str(&piece);
+            }
+        }
+        assert_eq!(out, text);
+    }
+
+    #[test]
+    fn unsupported_pre_tokenizer_is_named() {
+        let err = bpe_json(&["a".into()], &[1], &[], "falcon").unwrap_err();
+        assert!(err.contains("falcon") && err.contains("qwen2"), "{err}");
+    }
+
+    #[test]
+    fn sentencepiece_vocabulary_merges_by_score() {
+        // A tiny SentencePiece vocabulary: pieces, scores, byte fallback tokens.
+        let mut tokens: Vec<String> = [
+            "<unk>", "<bos>", "<eos>", "▁", "h", "e", "l", "o", "▁h", "he", "ll", "▁he", "llo",
+            "▁hello",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut types = vec![2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+        let mut scores = vec![
+            0.0, 0.0, 0.0, -1.0, -2.0, -2.0, -2.0, -2.0, -3.0, -4.0, -3.5, -5.0, -6.0, -7.0,
+        ];
+        for b in 0..=255u8 {
+            tokens.push(format!("<0x{b:02X}>"));
+            types.push(TOKEN_BYTE);
+            scores.push(0.0);
+        }
+        let json = spm_json(&tokens, &types, &scores, false).unwrap();
+        let t = tokenizers::Tokenizer::from_bytes(json.to_string().as_bytes()).unwrap();
+        let enc = t.encode(" hello", false).unwrap();
+        assert_eq!(enc.get_tokens(), &["▁hello"]);
+        // Unknown characters fall back to bytes, and decode back.
+        let enc = t.encode("hé", false).unwrap();
+        assert_eq!(enc.get_tokens(), &["h", "<0xC3>", "<0xA9>"]);
+        assert_eq!(t.decode(enc.get_ids(), true).unwrap(), "hé");
+    }
+}
