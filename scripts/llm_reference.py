@@ -15,6 +15,7 @@ Needs: pip install gguf jinja2 llama-cpp-python
 """
 import json
 import os
+import re
 import sys
 
 import jinja2
@@ -98,9 +99,11 @@ def main():
             "tokens": cases,
         }
         dst = os.path.join(ROOT, "tests", "fixtures", "llm", name + ".json")
+        text = json.dumps(out, ensure_ascii=False, indent=1)
+        # One line per id list keeps the file small and diffable.
+        text = re.sub(r"\[\s*(\d+(?:,\s*\d+)*)\s*\]", lambda m: "[" + re.sub(r"\s+", "", m.group(1)) + "]", text)
         with open(dst, "w", encoding="utf-8") as f:
-            json.dump(out, f, ensure_ascii=False, indent=1)
-            f.write("\n")
+            f.write(text + "\n")
         print(dst, len(cases), "texts,", len(chats), "chats")
 
 

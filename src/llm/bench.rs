@@ -65,6 +65,8 @@ pub struct BenchReport {
     pub generation_tokens_per_second: f64,
     /// What the model wrote (the first tokens of its summary).
     pub text: String,
+    /// The rendered prompt, so other engines can be measured on exactly the same text.
+    pub prompt: String,
 }
 
 /// Load the model and measure once.
@@ -72,12 +74,13 @@ pub fn run(spec: &FileSpec, hub: &Hub, opts: &LoadOptions) -> Result<BenchReport
     let t0 = Instant::now();
     let mut engine = Engine::load(spec, hub, opts)?;
     let load_seconds = t0.elapsed().as_secs_f64();
-    let prompt = engine.prompt_ids(&messages())?;
+    let prompt_text = engine.template().render(&messages());
+    let prompt = engine.tokenizer().encode(&prompt_text)?;
     let params = GenerationParams {
         max_new_tokens: GENERATED,
         ..GenerationParams::default()
     };
-    let run = engine.run(&prompt, &params, false)?;
+    let run = engine.run(&prompt, &params, true)?;
     // The first token comes from the prefill logits; each later one costs one decoding step.
     let steps = run.tokens.len().saturating_sub(1);
     Ok(BenchReport {
@@ -92,6 +95,7 @@ pub fn run(spec: &FileSpec, hub: &Hub, opts: &LoadOptions) -> Result<BenchReport
         generation_seconds: run.generation_seconds,
         generation_tokens_per_second: steps as f64 / run.generation_seconds.max(1e-9),
         text: engine.tokenizer().decode(&run.tokens)?,
+        prompt: prompt_text,
     })
 }
 

@@ -120,20 +120,9 @@ impl Gguf {
 
     /// A non-negative integer of any width (files differ in which width they use).
     pub fn usize(&self, key: &str) -> Result<usize, LlmError> {
-        use gguf_file::Value as V;
         let v = self.value(key)?;
-        let n: Option<u64> = match v {
-            V::U8(x) => Some(u64::from(*x)),
-            V::U16(x) => Some(u64::from(*x)),
-            V::U32(x) => Some(u64::from(*x)),
-            V::U64(x) => Some(*x),
-            V::I8(x) => u64::try_from(*x).ok(),
-            V::I16(x) => u64::try_from(*x).ok(),
-            V::I32(x) => u64::try_from(*x).ok(),
-            V::I64(x) => u64::try_from(*x).ok(),
-            _ => None,
-        };
-        n.and_then(|n| usize::try_from(n).ok())
+        int_of(v)
+            .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| LlmError::Corrupt {
                 path: self.path.clone(),
                 reason: format!("metadata {key} is not a non-negative integer ({v:?})"),
@@ -155,51 +144,40 @@ impl Gguf {
             .map_err(|e| self.bad_value(key, e))
     }
 
-    /// An array of strings (token lists, merges).
-    pub fn strings(&self, key: &str) -> Result<Vec<String>, LlmError> {
+    /// The elements of an array, each converted by `f` (`what` names the expected type).
+    fn array<T>(
+        &self,
+        key: &str,
+        what: &str,
+        f: impl Fn(&gguf_file::Value) -> Option<T>,
+    ) -> Result<Vec<T>, LlmError> {
         let arr = self
             .value(key)?
             .to_vec()
             .map_err(|e| self.bad_value(key, e))?;
         arr.iter()
-            .map(|v| v.to_string().cloned().map_err(|e| self.bad_value(key, e)))
-            .collect()
-    }
-
-    /// An array of integers (token types).
-    pub fn ints(&self, key: &str) -> Result<Vec<i64>, LlmError> {
-        use gguf_file::Value as V;
-        let arr = self
-            .value(key)?
-            .to_vec()
-            .map_err(|e| self.bad_value(key, e))?;
-        arr.iter()
-            .map(|v| match v {
-                V::U8(x) => Ok(i64::from(*x)),
-                V::I8(x) => Ok(i64::from(*x)),
-                V::U16(x) => Ok(i64::from(*x)),
-                V::I16(x) => Ok(i64::from(*x)),
-                V::U32(x) => Ok(i64::from(*x)),
-                V::I32(x) => Ok(i64::from(*x)),
-                V::I64(x) => Ok(*x),
-                V::U64(x) => Ok(*x as i64),
-                v => Err(LlmError::Corrupt {
+            .map(|v| {
+                f(v).ok_or_else(|| LlmError::Corrupt {
                     path: self.path.clone(),
-                    reason: format!("metadata {key} holds a non-integer ({v:?})"),
-                }),
+                    reason: format!("metadata {key} holds something else than {what} ({v:?})"),
+                })
             })
             .collect()
     }
 
+    /// An array of strings (token lists, merges).
+    pub fn strings(&self, key: &str) -> Result<Vec<String>, LlmError> {
+        self.array(key, "strings", |v| v.to_string().ok().cloned())
+    }
+
+    /// An array of integers (token types).
+    pub fn ints(&self, key: &str) -> Result<Vec<i64>, LlmError> {
+        self.array(key, "integers", int_of)
+    }
+
     /// An array of floats (SentencePiece scores).
     pub fn floats(&self, key: &str) -> Result<Vec<f32>, LlmError> {
-        let arr = self
-            .value(key)?
-            .to_vec()
-            .map_err(|e| self.bad_value(key, e))?;
-        arr.iter()
-            .map(|v| v.to_f32().map_err(|e| self.bad_value(key, e)))
-            .collect()
+        self.array(key, "floats", |v| v.to_f32().ok())
     }
 
     pub fn has_tensor(&self, name: &str) -> bool {
@@ -220,6 +198,22 @@ impl Gguf {
                 path: self.path.clone(),
                 reason: format!("tensor {name} cannot be read ({})", candle_message(&e)),
             })
+    }
+}
+
+/// An integer metadata value of any width.
+fn int_of(v: &gguf_file::Value) -> Option<i64> {
+    use gguf_file::Value as V;
+    match v {
+        V::U8(x) => Some(i64::from(*x)),
+        V::I8(x) => Some(i64::from(*x)),
+        V::U16(x) => Some(i64::from(*x)),
+        V::I16(x) => Some(i64::from(*x)),
+        V::U32(x) => Some(i64::from(*x)),
+        V::I32(x) => Some(i64::from(*x)),
+        V::U64(x) => i64::try_from(*x).ok(),
+        V::I64(x) => Some(*x),
+        _ => None,
     }
 }
 
