@@ -8,7 +8,8 @@ Reads the rendered prompt from warta's JSON report, tokenizes it with llama.cpp 
 parsed, no BOS: the template writes any BOS itself), prefills it in one batch, then generates the
 same number of tokens greedily one at a time (end of turn does not stop it), and prints prefill and
 generation tokens/s measured the same way as warta: prompt tokens / prefill time, and decoding
-steps after the first token / their time. Needs: pip install llama-cpp-python numpy
+steps after the first token / their time, both per second of wall clock and per second of the
+process's CPU time (with --threads 1 the fair comparison on a machine shared with other work). Needs: pip install llama-cpp-python numpy
 """
 import argparse
 import json
@@ -39,20 +40,26 @@ def main():
         verbose=False,
     )
     ids = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+    n_vocab = llm.n_vocab()
+
+    def greedy():
+        # Logits of the last evaluated token (llama-cpp-python keeps no copy unless logits_all).
+        return int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))))
+
     for run in range(args.runs):
         llm.reset()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         llm.eval(ids)
-        prefill = time.perf_counter() - t0
+        prefill, prefill_cpu = time.perf_counter() - t0, time.process_time() - c0
         out = []
-        tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        tok = greedy()
         out.append(tok)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         while len(out) < n_gen:
             llm.eval([tok])
-            tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            tok = greedy()
             out.append(tok)
-        gen = time.perf_counter() - t1
+        gen, gen_cpu = time.perf_counter() - t1, time.process_time() - c1
         result = {
             "engine": "llama-cpp-python %s" % __version__,
             "threads": args.threads,
@@ -61,6 +68,9 @@ def main():
             "prefill_tokens_per_second": len(ids) / prefill,
             "generated_tokens": len(out),
             "generation_tokens_per_second": (len(out) - 1) / gen,
+            "prefill_tokens_per_cpu_second": len(ids) / prefill_cpu,
+            "generation_tokens_per_cpu_second": (len(out) - 1) / gen_cpu,
+            "load_average": " ".join(open("/proc/loadavg").read().split()[:3]),
             "text": llm.detokenize(out).decode("utf-8", "replace"),
         }
         result["same_text_as_warta"] = result["text"].strip() == report["text"].strip()

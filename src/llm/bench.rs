@@ -63,6 +63,13 @@ pub struct BenchReport {
     pub generated_tokens: usize,
     pub generation_seconds: f64,
     pub generation_tokens_per_second: f64,
+    /// The same rates per second of CPU time used by the whole process. On a machine shared with
+    /// other work, single-threaded (`--threads 1`) CPU-time rates compare engines fairly where wall
+    /// clock rates do not.
+    pub prefill_tokens_per_cpu_second: Option<f64>,
+    pub generation_tokens_per_cpu_second: Option<f64>,
+    /// Load average when the measurement ended (`/proc/loadavg`), to judge how quiet the machine was.
+    pub load_average: Option<String>,
     /// What the model wrote (the first tokens of its summary).
     pub text: String,
     /// The rendered prompt, so other engines can be measured on exactly the same text.
@@ -94,6 +101,15 @@ pub fn run(spec: &FileSpec, hub: &Hub, opts: &LoadOptions) -> Result<BenchReport
         generated_tokens: run.tokens.len(),
         generation_seconds: run.generation_seconds,
         generation_tokens_per_second: steps as f64 / run.generation_seconds.max(1e-9),
+        prefill_tokens_per_cpu_second: run
+            .prefill_cpu_seconds
+            .map(|s| run.prompt_tokens as f64 / s.max(1e-9)),
+        generation_tokens_per_cpu_second: run
+            .generation_cpu_seconds
+            .map(|s| steps as f64 / s.max(1e-9)),
+        load_average: std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")),
         text: engine.tokenizer().decode(&run.tokens)?,
         prompt: prompt_text,
     })
@@ -102,10 +118,14 @@ pub fn run(spec: &FileSpec, hub: &Hub, opts: &LoadOptions) -> Result<BenchReport
 impl BenchReport {
     /// Human-readable report.
     pub fn text(&self) -> String {
+        let per_cpu = |r: Option<f64>| {
+            r.map(|r| format!(" ({r:.1} per CPU second)"))
+                .unwrap_or_default()
+        };
         format!(
             "model       {}\ntokenizer   {}\nthreads     {}\nload        {:.2} s\n\
-             prefill     {} tokens in {:.2} s = {:.1} tok/s\n\
-             generation  {} tokens in {:.2} s = {:.1} tok/s\noutput      {}\n",
+             prefill     {} tokens in {:.2} s = {:.1} tok/s{}\n\
+             generation  {} tokens in {:.2} s = {:.1} tok/s{}\nload avg    {}\noutput      {}\n",
             self.model,
             self.tokenizer,
             self.threads,
@@ -113,9 +133,12 @@ impl BenchReport {
             self.prompt_tokens,
             self.prefill_seconds,
             self.prefill_tokens_per_second,
+            per_cpu(self.prefill_tokens_per_cpu_second),
             self.generated_tokens,
             self.generation_seconds,
             self.generation_tokens_per_second,
+            per_cpu(self.generation_tokens_per_cpu_second),
+            self.load_average.as_deref().unwrap_or("unknown"),
             self.text.replace('\n', " ")
         )
     }

@@ -11,10 +11,11 @@
 //! The KV cache is a preallocated buffer per layer written in place, so a generated token costs no copy
 //! of the cache.
 
-use candle_core::quantized::{QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Result, Tensor, D};
+use candle_core::quantized::QTensor;
+use candle_core::{DType, Device, Result, Tensor, D};
 
-use super::{quant, LlmError};
+use super::quant::Weight;
+use super::LlmError;
 
 /// How RoPE pairs the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +79,7 @@ impl Hyper {
 
 /// A linear layer over quantized weights, with an optional bias.
 struct Linear {
-    w: QMatMul,
+    w: Weight,
     b: Option<Tensor>,
 }
 
@@ -153,9 +154,9 @@ struct Layer {
     post_attn_norm: Option<RmsNorm>,
     ffn_norm: RmsNorm,
     post_ffn_norm: Option<RmsNorm>,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Weight,
+    up: Weight,
+    down: Weight,
     local: bool,
     cache: KvCache,
 }
@@ -166,7 +167,7 @@ pub struct Decoder {
     embed: QTensor,
     layers: Vec<Layer>,
     norm: RmsNorm,
-    output: QMatMul,
+    output: Weight,
     /// Tokens in the KV cache.
     pos: usize,
     /// Inverse RoPE frequencies of global and local layers.
@@ -205,12 +206,17 @@ impl Loader<'_> {
             .map_err(|e| LlmError::inference(&format!("read {name}"), e))
     }
 
-    fn matmul(&mut self, name: &str) -> std::result::Result<QMatMul, LlmError> {
+    fn matmul(&mut self, name: &str) -> std::result::Result<Weight, LlmError> {
+        self.matmul_for(name, true)
+    }
+
+    /// A weight matrix; `prefill` is false for those that only ever see one row of activations.
+    fn matmul_for(&mut self, name: &str, prefill: bool) -> std::result::Result<Weight, LlmError> {
         let t = self.src.tensor(name)?;
         let m = if self.fast {
-            quant::fast_matmul(t, &mut self.f32_budget)
+            Weight::fast(t, prefill, &mut self.f32_budget)
         } else {
-            QMatMul::from_qtensor(t)
+            Weight::plain(t)
         };
         m.map_err(|e| LlmError::inference(&format!("prepare {name}"), e))
     }
@@ -287,10 +293,11 @@ impl Decoder {
         };
         let embed = ld.src.tensor("token_embd.weight")?;
         // Without an output matrix the embeddings are tied: the output projection is the embedding.
+        // Logits are computed for the last position only, so the output matrix never sees prefill.
         let output = if ld.src.has_tensor("output.weight") {
-            ld.matmul("output.weight")?
+            ld.matmul_for("output.weight", false)?
         } else {
-            ld.matmul("token_embd.weight")?
+            ld.matmul_for("token_embd.weight", false)?
         };
         let mut layers = Vec::with_capacity(hp.n_layer);
         for i in 0..hp.n_layer {

@@ -28,6 +28,8 @@ pub struct LoadOptions {
     pub fast_quants: bool,
     /// Prompt tokens run per forward pass during prefill.
     pub prefill_chunk: usize,
+    /// Bytes of f32 weight copies `fast_quants` may make (see [`super::quant::Weight`]).
+    pub f32_budget: usize,
 }
 
 impl Default for LoadOptions {
@@ -36,6 +38,7 @@ impl Default for LoadOptions {
             progress: false,
             fast_quants: true,
             prefill_chunk: 256,
+            f32_budget: WeightOptions::default().f32_budget,
         }
     }
 }
@@ -58,7 +61,28 @@ pub struct Run {
     pub prefill_seconds: f64,
     /// Time of the decoding steps after the first generated token (which prefill yields).
     pub generation_seconds: f64,
+    /// CPU time of the whole process (all threads) in each phase, where the platform tells it.
+    pub prefill_cpu_seconds: Option<f64>,
+    pub generation_cpu_seconds: Option<f64>,
     pub stop: StopReason,
+}
+
+/// CPU time used so far by this process, all threads together.
+pub fn process_cpu_seconds() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec through a valid pointer.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+        (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 /// The Hub repo that holds the original `tokenizer.json` of a GGUF repo: the same name without the
@@ -136,7 +160,7 @@ impl Engine {
             &mut g,
             WeightOptions {
                 fast_quants: opts.fast_quants,
-                ..WeightOptions::default()
+                f32_budget: opts.f32_budget,
             },
         )?;
         Ok(Engine {
@@ -196,6 +220,7 @@ impl Engine {
         let mut progress = Progress::new(self.opts.progress);
         self.decoder.clear();
         let started = Instant::now();
+        let cpu_started = process_cpu_seconds();
         let mut logits = None;
         let mut done = 0;
         for chunk in prompt.chunks(self.opts.prefill_chunk.max(1)) {
@@ -208,6 +233,7 @@ impl Engine {
             reason: "no logits".into(),
         })?;
         let prefill_seconds = started.elapsed().as_secs_f64();
+        let cpu_prefilled = process_cpu_seconds();
 
         let sampling = if params.temperature <= 0.0 {
             Sampling::ArgMax
@@ -245,12 +271,17 @@ impl Engine {
             logits = self.decoder.forward(&[next]).map_err(step("decode"))?;
             progress.generate(tokens.len(), decode_start);
         };
+        let generation_seconds = decode_start.elapsed().as_secs_f64();
+        let cpu_done = process_cpu_seconds();
         progress.finish();
+        let span = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| b - a);
         Ok(Run {
             tokens,
             prompt_tokens: prompt.len(),
             prefill_seconds,
-            generation_seconds: decode_start.elapsed().as_secs_f64(),
+            generation_seconds,
+            prefill_cpu_seconds: span(cpu_started, cpu_prefilled),
+            generation_cpu_seconds: span(cpu_prefilled, cpu_done),
             stop,
         })
     }
@@ -569,43 +600,61 @@ mod qwen_local {
     const QWEN_05B: &str = "/work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
     const QWEN_15B: &str = "/work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
 
-    fn load(path: &str, fast_quants: bool) -> Engine {
+    fn load(path: &str, fast_quants: bool, f32_budget: usize) -> Engine {
         let opts = LoadOptions {
             fast_quants,
+            f32_budget,
             ..LoadOptions::default()
         };
         Engine::from_file(Path::new(path), path, None, &opts).unwrap()
     }
 
-    /// Re-encoding Q5_0 as Q8_0 keeps the greedy output token for token on the benchmark prompt.
+    /// The 0.5B model's Q5_0 layers three ways: as stored (candle's scalar Q5_0 kernel), re-encoded
+    /// as Q8_0 (exact), and re-encoded plus f32 copies for prefill (warta's default). Greedy tokens
+    /// on a summary prompt over the first paragraphs of the reference article.
     #[test]
     #[ignore = "needs /work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf (local only); slow"]
     fn q5_0_re_encoding_keeps_greedy_tokens() {
+        let body = super::super::bench::article_body();
+        let start: String = body.split("\n\n").take(4).collect::<Vec<_>>().join("\n\n");
+        let messages = [ChatMessage::user(format!(
+            "Summarise this Indonesian news article in English:\n\n{start}"
+        ))];
         let params = GenerationParams {
-            max_new_tokens: 64,
+            max_new_tokens: 32,
             ..GenerationParams::default()
         };
         let mut runs = Vec::new();
-        for fast in [true, false] {
-            let mut e = load(QWEN_05B, fast);
-            let prompt = e.prompt_ids(&super::super::bench::messages()).unwrap();
+        for (name, fast, budget) in [
+            ("stored Q5_0", false, 0),
+            ("Q5_0 as Q8_0", true, 0),
+            (
+                "Q8_0 + f32 prefill",
+                true,
+                LoadOptions::default().f32_budget,
+            ),
+        ] {
+            let mut e = load(QWEN_05B, fast, budget);
+            let prompt = e.prompt_ids(&messages).unwrap();
             let run = e.run(&prompt, &params, true).unwrap();
             eprintln!(
-                "fast_quants={fast}: prefill {:.1} s, generation {:.1} s: {:?}",
+                "{name}: {} prompt tokens, prefill {:.1} s, generation {:.1} s: {:?}",
+                prompt.len(),
                 run.prefill_seconds,
                 run.generation_seconds,
                 e.tokenizer().decode(&run.tokens).unwrap()
             );
             runs.push(run.tokens);
         }
-        assert_eq!(runs[0], runs[1]);
+        assert_eq!(runs[0], runs[1], "exact re-encoding changed the output");
+        assert_eq!(runs[0], runs[2], "f32 prefill changed the output");
     }
 
     /// The 1.5B model summarises the reference article in English with its key facts.
     #[test]
     #[ignore = "needs /work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf (local only); slow"]
     fn qwen_1_5b_summarises_the_reference_article() {
-        let mut e = load(QWEN_15B, true);
+        let mut e = load(QWEN_15B, true, LoadOptions::default().f32_budget);
         let g = e
             .chat(
                 &super::super::bench::messages(),

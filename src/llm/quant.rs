@@ -17,27 +17,88 @@
 //! models in these types (SmolLM2's Q4_1 file) are dequantized to f32, which holds the weights exactly
 //! and multiplies through candle's f32 GEMM; the activations are then no longer rounded to 8 bits,
 //! which is closer to the unquantized model. A memory budget keeps big models in their own type.
+//!
+//! Prefill is a matrix-matrix product. candle repacks the K-quants for it, but multiplies Q8_0 (and so
+//! re-encoded Q5_0) through its generic loop of dot products, several times slower than its f32 GEMM,
+//! so those matrices also get an exact f32 copy for prefill, within the same memory budget.
 
 use std::borrow::Cow;
 
 use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul, QTensor};
-use candle_core::{Device, Result};
+use candle_core::{Device, Module, Result, Tensor, D};
 
 const Q5_0_BLOCK: usize = 22;
 const Q8_0_BLOCK: usize = 34;
 
-/// A weight matrix ready for candle's matmul, in a form candle multiplies fast where that is exact:
-/// Q5_0 becomes Q8_0 (same values); Q4_1 and Q5_1 (no SIMD kernel, and no exact quantized
-/// equivalent because of their per-block offset) become f32 while `f32_budget` (bytes) lasts;
-/// everything else is kept as it is.
-pub fn fast_matmul(t: QTensor, f32_budget: &mut usize) -> Result<QMatMul> {
-    match t.dtype() {
-        GgmlDType::Q5_0 => QMatMul::from_qtensor(q5_0_to_q8_0(&t)?),
-        GgmlDType::Q4_1 | GgmlDType::Q5_1 if t.shape().elem_count() * 4 <= *f32_budget => {
-            *f32_budget -= t.shape().elem_count() * 4;
-            Ok(QMatMul::Tensor(t.dequantize(&Device::Cpu)?))
+/// Rows of activations from which a dense copy, when there is one, does the multiplication.
+pub const DENSE_MIN_ROWS: usize = 16;
+
+/// A weight matrix prepared for the CPU: the quantized matrix for decoding (one row of activations
+/// at a time, where reading fewer bytes wins) and, for types whose prefill candle only runs through
+/// its generic dot-product loop (Q8_0, Q5_0, Q4_0), an f32 copy multiplied by the f32 GEMM when many
+/// rows come at once (prefill). Memory for f32 copies is bounded by a budget.
+pub struct Weight {
+    q: QMatMul,
+    dense: Option<Tensor>,
+}
+
+impl Weight {
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.dense {
+            Some(w) if x.elem_count() / x.dim(D::Minus1)? >= DENSE_MIN_ROWS => {
+                let w = match *x.dims() {
+                    [b, _, _] => w.broadcast_left(b)?.t()?,
+                    _ => w.t()?,
+                };
+                x.matmul(&w)
+            }
+            _ => self.q.forward(x),
         }
-        _ => QMatMul::from_qtensor(t),
+    }
+
+    /// The quantized form only, as candle prepares it.
+    pub fn plain(t: QTensor) -> Result<Weight> {
+        Ok(Weight {
+            q: QMatMul::from_qtensor(t)?,
+            dense: None,
+        })
+    }
+
+    /// The form candle multiplies fastest, converted exactly (see the module docs); `prefill` says
+    /// whether the matrix ever sees more than one row (the output projection does not).
+    pub fn fast(t: QTensor, prefill: bool, f32_budget: &mut usize) -> Result<Weight> {
+        let f32_bytes = t.shape().elem_count() * 4;
+        let mut take = |bytes: usize| {
+            let ok = bytes <= *f32_budget;
+            if ok {
+                *f32_budget -= bytes;
+            }
+            ok
+        };
+        match t.dtype() {
+            // No SIMD kernel at all and no exact quantized equivalent: f32 for everything.
+            GgmlDType::Q4_1 | GgmlDType::Q5_1 if take(f32_bytes) => Ok(Weight {
+                q: QMatMul::Tensor(t.dequantize(&Device::Cpu)?),
+                dense: None,
+            }),
+            GgmlDType::Q5_0 | GgmlDType::Q8_0 | GgmlDType::Q4_0 => {
+                let dense = if prefill && take(f32_bytes) {
+                    Some(t.dequantize(&Device::Cpu)?)
+                } else {
+                    None
+                };
+                let t = if t.dtype() == GgmlDType::Q5_0 {
+                    q5_0_to_q8_0(&t)?
+                } else {
+                    t
+                };
+                Ok(Weight {
+                    q: QMatMul::from_qtensor(t)?,
+                    dense,
+                })
+            }
+            _ => Weight::plain(t),
+        }
     }
 }
 
@@ -123,25 +184,59 @@ mod tests {
     }
 
     #[test]
-    fn other_types_pass_through() {
-        let w = Tensor::ones((4, 32), candle_core::DType::F32, &Device::Cpu).unwrap();
-        let q = QTensor::quantize(&w, GgmlDType::Q4_0).unwrap();
-        let mut budget = usize::MAX;
-        assert!(
-            matches!(fast_matmul(q, &mut budget).unwrap(), QMatMul::QTensor(q) if q.dtype() == GgmlDType::Q4_0)
-        );
-        // Q4_1 becomes f32 within the budget, and stays Q4_1 beyond it.
+    fn weights_get_the_fast_form_within_budget() {
+        let dev = Device::Cpu;
+        let w = Tensor::from_vec(
+            (0..64 * 256).map(|i| (i as f32 * 0.1).sin()).collect(),
+            (64, 256),
+            &dev,
+        )
+        .unwrap();
+        let x1 = Tensor::from_vec(
+            (0..256).map(|i| (i as f32 * 0.3).cos()).collect(),
+            (1, 1, 256),
+            &dev,
+        )
+        .unwrap();
+        let xs = x1.repeat((1, DENSE_MIN_ROWS, 1)).unwrap();
+        let close = |a: &Tensor, b: &Tensor| {
+            let d = (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(d < 0.05, "{d}");
+        };
+        for dtype in [
+            GgmlDType::Q4K,
+            GgmlDType::Q5_0,
+            GgmlDType::Q8_0,
+            GgmlDType::Q4_1,
+        ] {
+            let q = QTensor::quantize(&w, dtype).unwrap();
+            let reference = q.dequantize(&dev).unwrap();
+            let mut budget = usize::MAX;
+            let fast = Weight::fast(q, true, &mut budget).unwrap();
+            let expected_dense = matches!(dtype, GgmlDType::Q5_0 | GgmlDType::Q8_0);
+            assert_eq!(fast.dense.is_some(), expected_dense, "{dtype:?}");
+            assert_eq!(
+                matches!(fast.q, QMatMul::Tensor(_)),
+                dtype == GgmlDType::Q4_1,
+                "{dtype:?}"
+            );
+            // One row (decode) and many rows (prefill) both compute x · wᵀ.
+            let want = x1.broadcast_matmul(&reference.t().unwrap()).unwrap();
+            close(&fast.forward(&x1).unwrap(), &want);
+            let rows = fast.forward(&xs).unwrap();
+            close(&rows.narrow(1, DENSE_MIN_ROWS - 1, 1).unwrap(), &want);
+        }
+        // Out of budget: the quantized form only.
         let q = QTensor::quantize(&w, GgmlDType::Q4_1).unwrap();
-        let mut budget = 4 * 32 * 4;
-        assert!(matches!(
-            fast_matmul(q, &mut budget).unwrap(),
-            QMatMul::Tensor(_)
-        ));
-        assert_eq!(budget, 0);
-        let q = QTensor::quantize(&w, GgmlDType::Q4_1).unwrap();
-        assert!(matches!(
-            fast_matmul(q, &mut budget).unwrap(),
-            QMatMul::QTensor(_)
-        ));
+        let mut budget = 100;
+        let w1 = Weight::fast(q, true, &mut budget).unwrap();
+        assert!(matches!(w1.q, QMatMul::QTensor(_)) && w1.dense.is_none() && budget == 100);
     }
 }
