@@ -611,7 +611,8 @@ mod qwen_local {
 
     /// The 0.5B model's Q5_0 layers three ways: as stored (candle's scalar Q5_0 kernel), re-encoded
     /// as Q8_0 (exact), and re-encoded plus f32 copies for prefill (warta's default). Greedy tokens
-    /// on a summary prompt over the first paragraphs of the reference article.
+    /// on a summary prompt over the first paragraphs of the reference article. Measured here: all
+    /// three write the same first 17 tokens, then part at a near-tie.
     #[test]
     #[ignore = "needs /work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf (local only); slow"]
     fn q5_0_re_encoding_keeps_greedy_tokens() {
@@ -646,8 +647,68 @@ mod qwen_local {
             );
             runs.push(run.tokens);
         }
-        assert_eq!(runs[0], runs[1], "exact re-encoding changed the output");
-        assert_eq!(runs[0], runs[2], "f32 prefill changed the output");
+        // Float additions in another order flip near-ties sooner or later (see the drift test
+        // below); the three agree on the opening of the answer.
+        let agree = |a: &[u32], b: &[u32]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        eprintln!(
+            "tokens in common with the stored Q5_0 output: {} (Q8_0), {} (Q8_0 + f32 prefill)",
+            agree(&runs[0], &runs[1]),
+            agree(&runs[0], &runs[2])
+        );
+        assert!(agree(&runs[0], &runs[1]) >= 8 && agree(&runs[0], &runs[2]) >= 8);
+    }
+
+    /// How far re-encoding moves the logits, against a control. The same tokens (the stored model's
+    /// greedy choices) go through the stored Q5_0 model and the re-encoded one; as a control the
+    /// re-encoded model also reads the prompt in chunks of 5 instead of at once, which changes only
+    /// the order of float additions in attention. Activations are rounded to 8 bits before every
+    /// quantized product, so any change of addition order flips some roundings and moves the
+    /// logits; re-encoding must move them no more than that.
+    #[test]
+    #[ignore = "needs /work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf (local only); slow"]
+    fn q5_0_re_encoding_logit_drift() {
+        let mut stored = load(QWEN_05B, false, 0);
+        let mut q8 = load(QWEN_05B, true, 0);
+        let mut control = load(QWEN_05B, true, 0);
+        let prompt = stored
+            .prompt_ids(&[ChatMessage::user(
+                "Rusia menghentikan misi diplomasi di NATO. Translate into English.",
+            )])
+            .unwrap();
+        let logits = |e: &mut Engine, ids: &[u32], chunk: usize| {
+            let mut last = None;
+            for c in ids.chunks(chunk) {
+                last = Some(e.decoder().forward(c).unwrap());
+            }
+            last.unwrap().to_vec1::<f32>().unwrap()
+        };
+        let max_diff =
+            |a: &[f32], b: &[f32]| a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        let (mut la, mut lb, mut lc) = (
+            logits(&mut stored, &prompt, prompt.len()),
+            logits(&mut q8, &prompt, prompt.len()),
+            logits(&mut control, &prompt, 5),
+        );
+        let (mut drift, mut noise) = (0f32, 0f32);
+        for step in 0..24 {
+            let best = super::super::decoder::argmax(
+                &candle_core::Tensor::new(la.as_slice(), &candle_core::Device::Cpu).unwrap(),
+            )
+            .unwrap();
+            let (d, n) = (max_diff(&la, &lb), max_diff(&lb, &lc));
+            eprintln!("step {step}: re-encoding moves logits by {d:.4}, chunking by {n:.4}");
+            drift = drift.max(d);
+            noise = noise.max(n);
+            la = logits(&mut stored, &[best], 1);
+            lb = logits(&mut q8, &[best], 1);
+            lc = logits(&mut control, &[best], 1);
+        }
+        eprintln!("largest move: re-encoding {drift:.4}, chunking {noise:.4}");
+        assert!(noise > 0.0);
+        assert!(
+            drift <= 2.0 * noise,
+            "re-encoding {drift} vs chunking {noise}"
+        );
     }
 
     /// The 1.5B model summarises the reference article in English with its key facts.
