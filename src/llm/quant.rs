@@ -193,6 +193,14 @@ mod tests {
     use super::*;
     use candle_core::{Module, Tensor};
 
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.max_all())
+            .and_then(|d| d.to_scalar::<f32>())
+            .unwrap()
+    }
+
     #[test]
     fn q5_0_to_q8_0_is_exact() {
         let dev = Device::Cpu;
@@ -223,14 +231,7 @@ mod tests {
             .unwrap()
             .forward(&x)
             .unwrap();
-        let diff = (ya - yb)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(&ya, &yb);
         assert!(diff < 1e-4, "{diff}");
     }
 
@@ -251,14 +252,7 @@ mod tests {
         .unwrap();
         let xs = x1.repeat((1, DENSE_MIN_ROWS, 1)).unwrap();
         let close = |a: &Tensor, b: &Tensor| {
-            let d = (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let d = max_abs_diff(a, b);
             assert!(d < 0.05, "{d}");
         };
         for dtype in [
