@@ -359,6 +359,16 @@ fn warn(global: &GlobalArgs, warnings: &[String]) {
     }
 }
 
+/// What the translator and summarizer had to say about one article.
+fn warn_document(global: &GlobalArgs, doc: &crate::pipeline::Document) {
+    if let Some(t) = &doc.translation {
+        warn(global, &t.warnings);
+    }
+    if let Some(s) = &doc.summary {
+        warn(global, &s.warnings);
+    }
+}
+
 fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
     use crate::pipeline::{Engines, Mode};
     if args.raw {
@@ -377,6 +387,7 @@ fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::pro
         mode,
         usize::from(args.summary.sentences),
     )?;
+    warn_document(global, &doc);
     crate::output::write(
         global.output.as_deref(),
         &crate::render::document(&doc, global.format),
@@ -401,6 +412,7 @@ fn summarize(args: SummarizeArgs, global: &GlobalArgs) -> crate::Result<std::pro
         Mode::SummaryOnly,
         usize::from(args.summary.sentences),
     )?;
+    warn_document(global, &doc);
     crate::output::write(
         global.output.as_deref(),
         &crate::render::summary_only(&doc, global.format),
