@@ -11,11 +11,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::article::split_sentences;
 use crate::article::{Article, ParagraphKind};
 use crate::summarize::{
     SummarizeError, Summarizer, Summary, SummaryChecks, SummaryMethod, SummaryRequest,
 };
-use crate::translate::llm::{split_sentences, LlmTranslator};
+use crate::translate::llm::LlmTranslator;
 use crate::translate::{Translation, Translator};
 
 /// Extractive summaries; `translator` is used in summary-only mode when the caller passes none.

@@ -6,6 +6,7 @@
 //! the result says so. An article too long for the model's context is summarised in parts whose notes
 //! are then combined (`summarize_combine`): nothing is cut off.
 
+use crate::article::split_sentences;
 use crate::article::{Article, ParagraphKind};
 use crate::llm::{GenerationParams, SharedChatModel, StopReason};
 use crate::prompts::{self, Prompts};
@@ -14,7 +15,6 @@ use crate::summarize::guard::{self, Findings};
 use crate::summarize::{
     SummarizeError, Summarizer, Summary, SummaryChecks, SummaryMethod, SummaryRequest,
 };
-use crate::translate::llm::split_sentences;
 use crate::translate::Translator;
 
 /// Summaries written by a shared chat model, with an extractive fallback.

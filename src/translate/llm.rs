@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use crate::article::{Article, ParagraphKind};
+use crate::article::{split_sentences, Article, ParagraphKind};
 use crate::llm::{GenerationParams, SharedChatModel, StopReason};
 use crate::prompts::{self, Prompts};
 use crate::summarize::guard::number_mismatches;
@@ -311,42 +311,6 @@ fn check_numbers(warnings: &mut Vec<String>, label: &str, source: &str, text: &s
     }
 }
 
-/// Sentences of a paragraph without its own segmentation (raw lines): split after `.`, `!` or `?` and a
-/// space before a capital letter or a quote.
-pub(crate) fn split_sentences(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    for w in 0..chars.len() {
-        let (i, c) = chars[w];
-        if !matches!(c, '.' | '!' | '?') {
-            continue;
-        }
-        let next = chars.get(w + 1).map(|x| x.1);
-        let after = chars.get(w + 2).map(|x| x.1);
-        if next.is_some_and(char::is_whitespace)
-            && after.is_some_and(|a| a.is_uppercase() || a == '"' || a == '“')
-        {
-            // "Dr. Ali": a short capitalised word before the dot is an abbreviation.
-            let word: String = text[start..i]
-                .rsplit(char::is_whitespace)
-                .next()
-                .unwrap_or("")
-                .to_string();
-            if word.chars().count() <= 3 && word.chars().next().is_some_and(char::is_uppercase) {
-                continue;
-            }
-            out.push(text[start..=i].trim().to_string());
-            start = i + c.len_utf8();
-        }
-    }
-    let rest = text[start..].trim();
-    if !rest.is_empty() {
-        out.push(rest.to_string());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,22 +445,5 @@ mod tests {
             .unwrap();
         assert_eq!(out, vec!["LINE[Satu.]", "", "LINE[Dua dan tiga.]"]);
         assert_eq!(calls.lock().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn sentence_splitting() {
-        assert_eq!(
-            split_sentences("Dr. Ali datang. Ia pergi! \"Ya,\" katanya? Selesai"),
-            vec![
-                "Dr. Ali datang.",
-                "Ia pergi!",
-                "\"Ya,\" katanya?",
-                "Selesai"
-            ]
-        );
-        assert_eq!(
-            split_sentences("Harga 3.5 juta. Naik."),
-            vec!["Harga 3.5 juta.", "Naik."]
-        );
     }
 }
