@@ -125,6 +125,16 @@ fn extractive_summary_needs_no_llm_summary() {
     assert_eq!(v["summary_checks"]["retried"], false);
 }
 
+/// Standard error of a `warta summarize` run that must fail.
+fn summarize_error(prompts: &Path) -> String {
+    let out = warta()
+        .args(["summarize", ARTICLE, "--prompts", prompts.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn prompt_overrides_are_checked_at_load() {
     let dir = tempfile::tempdir().unwrap();
@@ -133,17 +143,7 @@ fn prompt_overrides_are_checked_at_load() {
         "summarize.txt",
         "[user]\nSummarise {{artikel}}\n",
     );
-    let out = warta()
-        .args([
-            "summarize",
-            ARTICLE,
-            "--prompts",
-            dir.path().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = summarize_error(dir.path());
     assert!(
         err.contains("summarize.txt") && err.contains("{{artikel}}"),
         "{err}"
@@ -151,17 +151,7 @@ fn prompt_overrides_are_checked_at_load() {
 
     std::fs::remove_file(dir.path().join("summarize.txt")).unwrap();
     write_prompt(dir.path(), "summary.txt", "[user]\n{{article}}\n");
-    let out = warta()
-        .args([
-            "summarize",
-            ARTICLE,
-            "--prompts",
-            dir.path().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = summarize_error(dir.path());
     assert!(
         err.contains("summary.txt") && err.contains("unknown prompt file"),
         "{err}"

@@ -484,6 +484,15 @@ mod tests {
         .unwrap()
     }
 
+    fn summarize(model: SharedChatModel, a: &Article, sentences: usize) -> Summary {
+        let req = SummaryRequest {
+            article: a,
+            translation: None,
+            sentences,
+        };
+        summarizer(model).summarize(&req, None).unwrap()
+    }
+
     const GOOD: &str = "Here is a summary:\n\nRussia is suspending its diplomatic mission to NATO after the alliance expelled eight of its delegates from Brussels as spies. Foreign Minister Sergey Lavrov announced the step on Monday, October 18, 2021. It takes effect in early November. A fourth sentence.";
 
     fn user(m: &[ChatMessage]) -> &str {
@@ -494,12 +503,7 @@ mod tests {
     fn a_faithful_summary_passes_in_one_call() {
         let (model, calls) = fake::model(4096, |_| GOOD.to_string());
         let a = nato();
-        let req = SummaryRequest {
-            article: &a,
-            translation: None,
-            sentences: 3,
-        };
-        let s = summarizer(model).summarize(&req, None).unwrap();
+        let s = summarize(model, &a, 3);
         assert_eq!(s.method, SummaryMethod::Llm);
         assert_eq!(s.checks, SummaryChecks::default());
         assert!(s.text.starts_with("Russia is suspending"), "{}", s.text);
@@ -525,12 +529,7 @@ mod tests {
             }
         });
         let a = nato();
-        let req = SummaryRequest {
-            article: &a,
-            translation: None,
-            sentences: 3,
-        };
-        let s = summarizer(model).summarize(&req, None).unwrap();
+        let s = summarize(model, &a, 3);
         assert_eq!(s.method, SummaryMethod::Llm);
         assert!(s.checks.retried);
         assert_eq!(s.checks.unsupported_numbers, vec!["9"]);
@@ -554,12 +553,7 @@ mod tests {
             "NATO expelled 999 Russian diplomats.".to_string()
         });
         let a = nato();
-        let req = SummaryRequest {
-            article: &a,
-            translation: None,
-            sentences: 2,
-        };
-        let s = summarizer(model).summarize(&req, None).unwrap();
+        let s = summarize(model, &a, 2);
         assert_eq!(s.method, SummaryMethod::Extractive);
         assert!(s.checks.retried);
         assert_eq!(s.checks.unsupported_numbers, vec!["999"]);
@@ -584,12 +578,7 @@ mod tests {
         for _ in 0..30 {
             a.paragraphs.push(long.clone());
         }
-        let req = SummaryRequest {
-            article: &a,
-            translation: None,
-            sentences: 3,
-        };
-        let s = summarizer(model).summarize(&req, None).unwrap();
+        let s = summarize(model, &a, 3);
         assert_eq!(s.method, SummaryMethod::Llm);
         let calls = calls.lock().unwrap();
         let parts = calls
