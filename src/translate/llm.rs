@@ -82,7 +82,18 @@ impl LlmTranslator {
                 )),
             });
         }
-        let g = prompts::ask(&self.model, &messages, &params).map_err(engine)?;
+        let g = match prompts::ask(&self.model, &messages, &params) {
+            Ok(g) => g,
+            // The estimate above can be a few tokens short of the chat template's real count.
+            Err(e @ crate::llm::LlmError::ContextExceeded { .. }) => {
+                return Ok(Reply {
+                    text: String::new(),
+                    generated_tokens: 0,
+                    problem: Some(e.to_string()),
+                })
+            }
+            Err(e) => return Err(engine(e)),
+        };
         // One paragraph in, one out: a reply the model split into several paragraphs is joined.
         let out = prompts::clean_reply(&g.text)
             .split_whitespace()
@@ -445,5 +456,28 @@ mod tests {
             .unwrap();
         assert_eq!(out, vec!["LINE[Satu.]", "", "LINE[Dua dan tiga.]"]);
         assert_eq!(calls.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_paragraph_too_long_for_the_context_goes_sentence_by_sentence() {
+        // The fake model counts words as tokens: the paragraph prompt and the whole-paragraph retry do
+        // not fit 200 tokens with room to answer; each sentence does.
+        let (model, calls) = fake::model(200, echo);
+        let mut t =
+            LlmTranslator::new(model, Prompts::load(None).unwrap(), Default::default()).unwrap();
+        let a = article(&[(
+            "Rusia menghentikan misi diplomasi dengan NATO pada hari Senin pagi. \
+             Delapan delegasinya diusir dari Brussels karena dituduh sebagai mata-mata.",
+            ParagraphKind::Body,
+        )]);
+        let tr = t.translate_article(&a).unwrap();
+        assert_eq!(
+            tr.paragraphs[0].text,
+            "LINE[Rusia menghentikan misi diplomasi dengan NATO pada hari Senin pagi.] \
+             LINE[Delapan delegasinya diusir dari Brussels karena dituduh sebagai mata-mata.]"
+        );
+        assert!(tr.warnings[0].contains("context"), "{:?}", tr.warnings);
+        // Only the title and the two sentences reached the model.
+        assert_eq!(calls.lock().unwrap().len(), 3);
     }
 }
