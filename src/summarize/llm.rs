@@ -30,6 +30,8 @@ pub struct LlmSummarizer {
 /// The text the model summarises, with what the guard checks against.
 struct Input {
     title: String,
+    /// The first body paragraph: in news, the main story.
+    lead: String,
     /// Blocks of text (paragraphs; the first may be a line of metadata), in order.
     blocks: Vec<String>,
     language: &'static str,
@@ -228,6 +230,7 @@ impl Summarizer for LlmSummarizer {
                 ("language", input.language),
                 ("unsupported", &unsupported),
                 ("previous", &first),
+                ("lead", &input.lead),
             ];
             let rewrite_tokens = prompts::chat_tokens(
                 &self.model,
@@ -275,11 +278,12 @@ fn summarize_vars<'a>(
     input: &'a Input,
     sentences: &'a str,
     article: &'a str,
-) -> [(&'static str, &'a str); 4] {
+) -> [(&'static str, &'a str); 5] {
     [
         ("title", &input.title),
         ("sentences", sentences),
         ("language", input.language),
+        ("lead", &input.lead),
         ("article", article),
     ]
 }
@@ -390,8 +394,21 @@ fn input(request: &SummaryRequest<'_>) -> Input {
             (meta.title.clone(), language)
         }
     };
+    let lead = match request.translation {
+        Some(tr) => tr
+            .paragraphs
+            .iter()
+            .find(|p| p.kind == ParagraphKind::Body)
+            .map(|p| p.text.clone()),
+        None => article
+            .paragraphs
+            .iter()
+            .find(|p| p.kind == ParagraphKind::Body)
+            .map(|p| p.text.clone()),
+    };
     Input {
         title: title.unwrap_or_else(|| "(no title)".to_string()),
+        lead: lead.unwrap_or_default(),
         blocks,
         language,
         sources,
@@ -409,7 +426,7 @@ fn block(text: &str, kind: ParagraphKind) -> String {
 /// The reply as a summary: one paragraph of at most `n` sentences, without list markers, and without
 /// a last sentence cut off by the token limit.
 fn tidy(reply: &str, n: usize, cut_off: bool) -> String {
-    let text = prompts::clean_reply(reply);
+    let text = guard::english_place_names(&prompts::clean_reply(reply));
     let joined = text
         .lines()
         .map(|l| {
@@ -564,7 +581,7 @@ mod tests {
         assert_eq!(s.method, SummaryMethod::Extractive);
         assert!(s.checks.retried);
         assert_eq!(s.checks.unsupported_numbers, vec!["999"]);
-        assert!(s.text.starts_with("EN: Rusia menghentikan"), "{}", s.text);
+        assert!(s.text.starts_with("EN: Russia menghentikan"), "{}", s.text);
         assert!(s.warnings[0].contains("999") && s.warnings[0].contains("extractive"));
         // draft, strict rewrite, and one translation per picked sentence
         assert_eq!(calls.lock().unwrap().len(), 4);
@@ -596,7 +613,11 @@ mod tests {
         // Every paragraph went to some part: nothing was cut off.
         let total: usize = calls
             .iter()
-            .map(|c| user(c).matches("Rusia menghentikan aktivitas").count())
+            .map(|c| {
+                fake::between(c, "article")
+                    .matches("Rusia menghentikan aktivitas")
+                    .count()
+            })
             .sum();
         assert_eq!(total, 31);
         assert!(user(calls.last().unwrap()).contains("<notes>"));

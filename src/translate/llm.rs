@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::article::{split_sentences, Article, ParagraphKind};
 use crate::llm::{GenerationParams, SharedChatModel, StopReason};
 use crate::prompts::{self, Prompts};
-use crate::summarize::guard::number_mismatches;
+use crate::summarize::guard::{english_place_names, number_mismatches};
 use crate::translate::{
     EngineInfo, TranslateError, TranslateStats, TranslatedParagraph, Translation, Translator,
 };
@@ -95,7 +95,7 @@ impl LlmTranslator {
             Err(e) => return Err(engine(e)),
         };
         // One paragraph in, one out: a reply the model split into several paragraphs is joined.
-        let out = prompts::clean_reply(&g.text)
+        let out = english_place_names(&prompts::clean_reply(&g.text))
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
@@ -367,10 +367,10 @@ mod tests {
             ("Langkah itu diumumkan pada Senin (18/10/2021) oleh Menteri Luar Negeri Sergey Lavrov.", ParagraphKind::Body),
         ]);
         let tr = t.translate_article(&a).unwrap();
-        assert_eq!(tr.title.as_deref(), Some("LINE[Rusia Balas NATO]"));
+        assert_eq!(tr.title.as_deref(), Some("LINE[Russia Balas NATO]"));
         assert_eq!(tr.paragraphs.len(), 3);
-        assert!(tr.paragraphs[0].text.starts_with("EN[Rusia menghentikan"));
-        assert_eq!(tr.paragraphs[1].text, "LINE[Mata-mata Rusia]");
+        assert!(tr.paragraphs[0].text.starts_with("EN[Russia menghentikan"));
+        assert_eq!(tr.paragraphs[1].text, "LINE[Mata-mata Russia]");
         assert_eq!(tr.paragraphs[1].kind, ParagraphKind::Heading);
         assert!(tr.paragraphs[2].text.starts_with("EN[Langkah"));
         assert!(tr.warnings.is_empty(), "{:?}", tr.warnings);
@@ -412,7 +412,7 @@ mod tests {
         assert_eq!(tr.paragraphs.len(), 1);
         assert_eq!(
             tr.paragraphs[0].text,
-            "EN(Rusia menghentikan misi diplomasi dengan NATO.) EN(Delapan delegasinya diusir dari Brussels karena dituduh mata-mata.)"
+            "EN(Russia menghentikan misi diplomasi dengan NATO.) EN(Delapan delegasinya diusir dari Brussels karena dituduh mata-mata.)"
         );
         assert_eq!(tr.warnings.len(), 1, "{:?}", tr.warnings);
         assert!(
@@ -473,7 +473,7 @@ mod tests {
         let tr = t.translate_article(&a).unwrap();
         assert_eq!(
             tr.paragraphs[0].text,
-            "LINE[Rusia menghentikan misi diplomasi dengan NATO pada hari Senin pagi.] \
+            "LINE[Russia menghentikan misi diplomasi dengan NATO pada hari Senin pagi.] \
              LINE[Delapan delegasinya diusir dari Brussels karena dituduh sebagai mata-mata.]"
         );
         assert!(tr.warnings[0].contains("context"), "{:?}", tr.warnings);
