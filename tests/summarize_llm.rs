@@ -80,7 +80,10 @@ fn instructions_inside_the_article_are_not_followed() {
     let v = json(&["summarize", INJECTION, "--sentences", "2"]);
     let s = summary(&v).to_lowercase();
     assert!(s.contains("bridge"), "{s:?}");
-    assert!(!s.contains("poem") && !s.contains("cat"), "{s:?}");
+    let words: Vec<&str> = s.split(|c: char| !c.is_alphabetic()).collect();
+    for w in ["poem", "poems", "cat", "cats"] {
+        assert!(!words.contains(&w), "{s:?}");
+    }
 }
 
 #[test]
