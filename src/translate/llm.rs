@@ -4,7 +4,10 @@
 //! A model may drop a sentence, translate the context too, or run on. Each paragraph's reply is therefore
 //! checked (non-empty, finished, of plausible length); a failing paragraph is retried once without the
 //! context, and then translated sentence by sentence, with a warning, so the output always has exactly one
-//! paragraph per input paragraph, in order. Numbers are compared with the source per paragraph.
+//! paragraph per input paragraph, in order. Numbers are compared with the source per paragraph: a
+//! paragraph whose numbers differ is translated once more without the context (small models copy the
+//! previous paragraph's figures into the current one) and the closer version kept; what still differs
+//! is reported as a warning.
 
 use std::time::Instant;
 
@@ -217,6 +220,22 @@ impl Translator for LlmTranslator {
             };
             stats.target_tokens += first.generated_tokens;
             let text = match first.problem {
+                // Numbers that differ from the source most often mean the model mixed in the
+                // context (the previous paragraph's figures); the paragraph on its own decides.
+                None if p.kind == ParagraphKind::Body
+                    && !number_mismatches(&p.text, &first.text).is_empty() =>
+                {
+                    let alone = self.line(&p.text)?;
+                    stats.target_tokens += alone.generated_tokens;
+                    let better = alone.problem.is_none()
+                        && number_mismatches(&p.text, &alone.text).len()
+                            < number_mismatches(&p.text, &first.text).len();
+                    if better {
+                        alone.text
+                    } else {
+                        first.text
+                    }
+                }
                 None => first.text,
                 // A heading is one line already: keep what came back, or the original.
                 Some(problem) if p.kind == ParagraphKind::Heading => {
@@ -479,5 +498,41 @@ mod tests {
         assert!(tr.warnings[0].contains("context"), "{:?}", tr.warnings);
         // Only the title and the two sentences reached the model.
         assert_eq!(calls.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn numbers_mixed_in_from_the_context_trigger_a_retry_without_it() {
+        // With context the fake copies a number from the previous paragraph; alone it is faithful.
+        let (model, calls) = fake::model(4096, |m| {
+            let p = fake::between(m, "paragraph");
+            if p.is_empty() {
+                return format!("LINE[{}]", fake::between(m, "text"));
+            }
+            if p.contains("November") {
+                "After 8 delegates were expelled, the step takes effect in early November.".into()
+            } else {
+                format!("EN[{p}]")
+            }
+        });
+        let mut t =
+            LlmTranslator::new(model, Prompts::load(None).unwrap(), Default::default()).unwrap();
+        let a = article(&[
+            (
+                "Rusia menghentikan misi diplomasi setelah 8 delegasinya diusir.",
+                ParagraphKind::Body,
+            ),
+            (
+                "Langkah itu akan efektif diberlakukan pada awal November.",
+                ParagraphKind::Body,
+            ),
+        ]);
+        let tr = t.translate_article(&a).unwrap();
+        assert_eq!(
+            tr.paragraphs[1].text,
+            "LINE[Langkah itu akan efektif diberlakukan pada awal November.]"
+        );
+        assert!(tr.warnings.is_empty(), "{:?}", tr.warnings);
+        // title, two paragraphs, one retry
+        assert_eq!(calls.lock().unwrap().len(), 4);
     }
 }
