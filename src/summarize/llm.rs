@@ -206,7 +206,15 @@ impl Summarizer for LlmSummarizer {
         let mut checks = SummaryChecks::default();
         let mut warnings = Vec::new();
 
-        let (first, article_text) = self.draft(&input, n)?;
+        let (mut first, article_text) = self.draft(&input, n)?;
+        if !first.is_empty() && !looks_english(&first) {
+            // Small models sometimes answer in the article's language; the content is usually fine.
+            warnings.push(
+                "the LLM wrote the summary in the article's language; it was translated into English"
+                    .to_string(),
+            );
+            first = self.generate("translate_line", &[("text", first.as_str())], n)?;
+        }
         let found = guard::check(&first, &sources);
         let rejected = if first.is_empty() {
             "the model gave an empty summary".to_string()
@@ -331,6 +339,27 @@ fn checks_items(checks: &SummaryChecks) -> String {
         .cloned()
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether `text` reads as English rather than Indonesian or Malay, by their commonest function words.
+fn looks_english(text: &str) -> bool {
+    const EN: &[&str] = &[
+        "the", "and", "of", "to", "in", "is", "was", "for", "that", "with", "on", "by", "as",
+        "are", "were", "has", "have", "will", "from", "at", "its", "an", "a", "be", "said",
+        "after",
+    ];
+    const ID: &[&str] = &[
+        "yang", "dan", "di", "ke", "dari", "untuk", "dengan", "ini", "itu", "adalah", "dalam",
+        "tidak", "akan", "pada", "oleh", "juga", "bahwa", "sebagai", "atau", "telah", "sudah",
+        "karena", "mereka", "ia", "dia", "para", "agar", "bisa", "dapat", "sebuah", "setelah",
+    ];
+    let (mut en, mut id) = (0, 0);
+    for w in text.split(|c: char| !c.is_alphabetic()) {
+        let w = w.to_lowercase();
+        en += usize::from(EN.contains(&w.as_str()));
+        id += usize::from(ID.contains(&w.as_str()));
+    }
+    en >= id
 }
 
 fn failed(e: impl std::fmt::Display) -> SummarizeError {
@@ -636,5 +665,27 @@ mod tests {
         );
         assert_eq!(tidy("Russia acts. NATO rea", 3, true), "Russia acts.");
         assert_eq!(tidy("Summary: Russia acts.", 3, false), "Russia acts.");
+    }
+
+    #[test]
+    fn a_summary_in_indonesian_is_translated() {
+        let (model, calls) = fake::model(4096, |m| {
+            let t = fake::between(m, "text");
+            if t.is_empty() {
+                "Rusia menghentikan misi diplomasi dengan NATO setelah 8 delegasinya diusir.".into()
+            } else {
+                "Russia halted its diplomatic mission to NATO after 8 of its delegates were expelled."
+                    .into()
+            }
+        });
+        let s = summarize(model, &nato(), 3);
+        assert_eq!(s.method, SummaryMethod::Llm);
+        assert!(s.text.starts_with("Russia halted"), "{}", s.text);
+        assert!(s.warnings[0].contains("translated into English"));
+        assert_eq!(calls.lock().unwrap().len(), 2);
+        assert!(looks_english("The minister said it was over."));
+        assert!(!looks_english(
+            "Menteri itu mengatakan bahwa semua sudah selesai."
+        ));
     }
 }
