@@ -729,7 +729,8 @@ communication communications information technology human rights public works re
 intelligence service services station airport port street road avenue square palace day year month
 week news breaking liaison officer officers diplomat diplomats diplomatic permanent observer attorney
 prosecutor commander troops soldiers people citizens residents officials official sources source
-report reports reported statement press agency minister's president's";
+report reports reported statement press agency minister's president's reform reforms empowerment
+apparatus bureaucratic bureaucracy administration planning";
 
 /// Frequent English words that are never proper nouns (built by scripts/english-words.py).
 fn english_words() -> &'static HashSet<&'static str> {

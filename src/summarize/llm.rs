@@ -78,6 +78,24 @@ impl LlmSummarizer {
         Ok(tidy(&g.text, n, g.stop != StopReason::EndOfTurn))
     }
 
+    /// `text` in English: small models sometimes answer in the article's language, with content that
+    /// is usually fine, so such a reply goes through the `translate_line` prompt.
+    fn in_english(
+        &mut self,
+        text: String,
+        n: usize,
+        warnings: &mut Vec<String>,
+    ) -> Result<String, SummarizeError> {
+        if text.is_empty() || looks_english(&text) {
+            return Ok(text);
+        }
+        warnings.push(
+            "the LLM wrote the summary in the article's language; it was translated into English"
+                .to_string(),
+        );
+        self.generate("translate_line", &[("text", text.as_str())], n)
+    }
+
     /// Tokens available for the article text in template `name`, given the other values.
     fn room(&self, name: &str, vars: &[(&str, &str)], n: usize) -> Result<usize, SummarizeError> {
         let overhead = prompts::chat_tokens(&self.model, &self.prompts.messages(name, vars))
@@ -206,15 +224,8 @@ impl Summarizer for LlmSummarizer {
         let mut checks = SummaryChecks::default();
         let mut warnings = Vec::new();
 
-        let (mut first, article_text) = self.draft(&input, n)?;
-        if !first.is_empty() && !looks_english(&first) {
-            // Small models sometimes answer in the article's language; the content is usually fine.
-            warnings.push(
-                "the LLM wrote the summary in the article's language; it was translated into English"
-                    .to_string(),
-            );
-            first = self.generate("translate_line", &[("text", first.as_str())], n)?;
-        }
+        let (first, article_text) = self.draft(&input, n)?;
+        let first = self.in_english(first, n, &mut warnings)?;
         let found = guard::check(&first, &sources);
         let rejected = if first.is_empty() {
             "the model gave an empty summary".to_string()
@@ -253,6 +264,7 @@ impl Summarizer for LlmSummarizer {
                 )
             } else {
                 let second = self.generate("summarize_strict", &vars, n)?;
+                let second = self.in_english(second, n, &mut warnings)?;
                 let found = guard::check(&second, &sources);
                 if !second.is_empty() && found.is_clean() {
                     return Ok(llm_summary(second, checks, warnings));
@@ -687,5 +699,29 @@ mod tests {
         assert!(!looks_english(
             "Menteri itu mengatakan bahwa semua sudah selesai."
         ));
+    }
+
+    #[test]
+    fn a_rewrite_in_indonesian_is_translated_too() {
+        let (model, calls) = fake::model(4096, |m| {
+            let u = user(m);
+            if !fake::between(m, "text").is_empty() {
+                "Russia halted its diplomatic mission to NATO after 8 of its delegates were expelled."
+                    .into()
+            } else if u.contains("An earlier summary") {
+                "Rusia menghentikan misi diplomasi dengan NATO setelah 8 delegasinya diusir.".into()
+            } else {
+                "Russia halted its mission after Putin spoke.".into()
+            }
+        });
+        let s = summarize(model, &nato(), 3);
+        assert_eq!(s.method, SummaryMethod::Llm);
+        assert!(
+            s.text.starts_with("Russia halted its diplomatic"),
+            "{}",
+            s.text
+        );
+        assert_eq!(s.checks.unsupported_names, vec!["Putin"]);
+        assert_eq!(calls.lock().unwrap().len(), 3);
     }
 }
