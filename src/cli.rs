@@ -370,13 +370,23 @@ fn warn(global: &GlobalArgs, warnings: &[String]) {
     }
 }
 
+/// What the translator and summarizer had to say about one article.
+fn warn_document(global: &GlobalArgs, doc: &crate::pipeline::Document) {
+    if let Some(t) = &doc.translation {
+        warn(global, &t.warnings);
+    }
+    if let Some(s) = &doc.summary {
+        warn(global, &s.warnings);
+    }
+}
+
 fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
     use crate::pipeline::{Engines, Mode};
     if args.raw {
         return translate_raw(args, global);
     }
     let article = crate::article::load_article(&args.input, &load_options(&args.input_opts))?;
-    warn(global, &article.warnings);
+    report_article(&article, global);
     let mode = Mode::Translate {
         summary: !args.no_summary,
     };
@@ -388,6 +398,7 @@ fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::pro
         mode,
         usize::from(args.summary.sentences),
     )?;
+    warn_document(global, &doc);
     crate::output::write(
         global.output.as_deref(),
         &crate::render::document(&doc, global.format),
@@ -488,7 +499,7 @@ fn bench_marian(_args: BenchArgs, global: &GlobalArgs) -> crate::Result<std::pro
 fn summarize(args: SummarizeArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
     use crate::pipeline::{Engines, Mode};
     let article = crate::article::load_article(&args.input, &load_options(&args.input_opts))?;
-    warn(global, &article.warnings);
+    report_article(&article, global);
     let mut engines = Engines::load(
         &args.models,
         &args.summary,
@@ -502,6 +513,7 @@ fn summarize(args: SummarizeArgs, global: &GlobalArgs) -> crate::Result<std::pro
         Mode::SummaryOnly,
         usize::from(args.summary.sentences),
     )?;
+    warn_document(global, &doc);
     crate::output::write(
         global.output.as_deref(),
         &crate::render::summary_only(&doc, global.format),

@@ -4,6 +4,7 @@
 //! and `llm` (a GGUF instruct model, paragraph by paragraph with context). A new engine is one new file
 //! implementing the trait.
 
+pub mod llm;
 pub mod marian;
 pub mod raw;
 
