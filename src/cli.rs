@@ -341,6 +341,7 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
         Command::Clean(args) => {
             let article =
                 crate::article::load_article(&args.input, &load_options(&args.input_opts))?;
+            report_article(&article, global);
             let text = crate::render::clean(&article, global.format);
             crate::output::write(global.output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
@@ -376,13 +377,23 @@ fn warn(global: &GlobalArgs, warnings: &[String]) {
     }
 }
 
+/// What the translator and summarizer had to say about one article.
+fn warn_document(global: &GlobalArgs, doc: &crate::pipeline::Document) {
+    if let Some(t) = &doc.translation {
+        warn(global, &t.warnings);
+    }
+    if let Some(s) = &doc.summary {
+        warn(global, &s.warnings);
+    }
+}
+
 fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
     use crate::pipeline::{Engines, Mode};
     if args.raw {
         return Err(crate::Error::NotAvailable("`warta translate --raw`"));
     }
     let article = crate::article::load_article(&args.input, &load_options(&args.input_opts))?;
-    warn(global, &article.warnings);
+    report_article(&article, global);
     let mode = Mode::Translate {
         summary: !args.no_summary,
     };
@@ -394,6 +405,7 @@ fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::pro
         mode,
         usize::from(args.summary.sentences),
     )?;
+    warn_document(global, &doc);
     crate::output::write(
         global.output.as_deref(),
         &crate::render::document(&doc, global.format),
@@ -404,7 +416,7 @@ fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::pro
 fn summarize(args: SummarizeArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
     use crate::pipeline::{Engines, Mode};
     let article = crate::article::load_article(&args.input, &load_options(&args.input_opts))?;
-    warn(global, &article.warnings);
+    report_article(&article, global);
     let mut engines = Engines::load(
         &args.models,
         &args.summary,
@@ -418,6 +430,7 @@ fn summarize(args: SummarizeArgs, global: &GlobalArgs) -> crate::Result<std::pro
         Mode::SummaryOnly,
         usize::from(args.summary.sentences),
     )?;
+    warn_document(global, &doc);
     crate::output::write(
         global.output.as_deref(),
         &crate::render::summary_only(&doc, global.format),
@@ -428,5 +441,36 @@ fn summarize(args: SummarizeArgs, global: &GlobalArgs) -> crate::Result<std::pro
 fn load_options(opts: &InputArgs) -> crate::article::LoadOptions {
     crate::article::LoadOptions {
         max_bytes: opts.max_bytes,
+    }
+}
+/// Warnings about a loaded article on standard error (unless `-q`); with `-v` also how it was read, and
+/// with `-vv` every span the cleaner removed.
+fn report_article(article: &crate::article::Article, global: &GlobalArgs) {
+    if global.quiet {
+        return;
+    }
+    for w in &article.warnings {
+        eprintln!("warta: warning: {}: {w}", article.origin);
+    }
+    if global.verbose > 0 {
+        let i = &article.input;
+        eprintln!(
+            "warta: {}: read as {} ({}), body from {}; kept {} paragraphs, removed {} spans",
+            article.origin,
+            i.format,
+            i.encoding,
+            i.extractor,
+            article.paragraphs.len(),
+            article.removed.len()
+        );
+    }
+    if global.verbose > 1 {
+        for r in &article.removed {
+            eprintln!(
+                "warta:   removed ({}): {}",
+                r.reason,
+                r.text.replace('\n', " / ")
+            );
+        }
     }
 }

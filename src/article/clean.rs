@@ -1,0 +1,1059 @@
+//! Removing what news sites wrap around a story, from copied text or from the lines the HTML stage
+//! extracted. The same passes serve both, in this order:
+//!
+//! 1. normalise each line and cut spans that are never body text wherever they are (ad markers,
+//!    embeds, paging), splitting the line there;
+//! 2. drop whole lines of page furniture, related-article links and repeats;
+//! 3. find where the story starts (its dateline, else its first prose line): the lines before it are
+//!    the header, mined for title, date, author and source;
+//! 4. cut footers (from a footer marker, or from the author initials that close Detik and CNN stories);
+//! 5. peel credits, initials, tags and teasers off the end;
+//! 6. strip photo credits;
+//! 7. join the remaining lines into paragraphs and spot subheadings.
+//!
+//! Every dropped span is recorded with its reason. When a rule is unsure it keeps the text: a dropped
+//! body paragraph is worse than a kept link line. Long prose stops every region cut.
+
+use super::dateline;
+use super::rules::{self, ends_sentence, is_long_prose, is_prose, looks_like_headline, word_count};
+use super::{Metadata, ParagraphKind, Removed};
+
+/// One line of input for the cleaner.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Line {
+    pub text: String,
+    pub hint: Hint,
+    /// A blank line (text) or a block element (HTML) came before it.
+    pub new_block: bool,
+}
+
+/// What the markup says about a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hint {
+    Plain,
+    /// A Markdown `# title`.
+    Title,
+    /// An HTML `<h1>`-`<h6>` or a Markdown `##` heading.
+    Heading,
+    /// Every character of the line is bold.
+    Bold,
+}
+
+/// The cleaner's result.
+#[derive(Debug, Default)]
+pub(crate) struct Cleaned {
+    pub paragraphs: Vec<(String, ParagraphKind)>,
+    pub removed: Vec<Removed>,
+    pub warnings: Vec<String>,
+}
+
+/// Collapse runs of whitespace (including no-break spaces) to one space, drop invisible format
+/// characters (zero-width spaces, direction marks, soft hyphens), and trim.
+pub(crate) fn collapse_ws(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        let word: String = word.chars().filter(|c| !is_invisible(*c)).collect();
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&word);
+    }
+    out
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}' | '\u{00ad}' | '\u{202a}'..='\u{202e}')
+}
+
+/// A line being cleaned.
+#[derive(Debug, Clone)]
+struct Work {
+    text: String,
+    hint: Hint,
+    new_block: bool,
+    /// Glued to the line before (what was between them was cut mid-sentence).
+    cont: bool,
+    /// Why it was dropped, if it was.
+    dropped: Option<String>,
+}
+
+impl Work {
+    fn alive(&self) -> bool {
+        self.dropped.is_none()
+    }
+}
+
+struct Cleaner<'m> {
+    lines: Vec<Work>,
+    meta: &'m mut Metadata,
+    warnings: Vec<String>,
+    /// Input may be hard-wrapped (plain text), not reflowed markup.
+    wrapped_input: bool,
+}
+
+/// Clean `lines` into paragraphs, filling `meta` with what the header and dateline tell.
+pub(crate) fn clean(lines: Vec<Line>, meta: &mut Metadata, wrapped_input: bool) -> Cleaned {
+    let lines = lines
+        .into_iter()
+        .filter_map(|l| {
+            let text = collapse_ws(&l.text);
+            (!text.is_empty()).then_some(Work {
+                text,
+                hint: l.hint,
+                new_block: l.new_block,
+                cont: false,
+                dropped: None,
+            })
+        })
+        .collect();
+    let mut c = Cleaner {
+        lines,
+        meta,
+        warnings: Vec::new(),
+        wrapped_input,
+    };
+    c.cut_inline_spans();
+    c.drop_furniture_lines();
+    c.drop_related_links();
+    let start = c.header_and_dateline();
+    c.cut_footers(start);
+    c.peel_end();
+    c.strip_photo_credits(start);
+    c.drop_title_repeats();
+    let paragraphs = c.paragraphs();
+    Cleaned {
+        paragraphs,
+        removed: c.removed(),
+        warnings: c.warnings,
+    }
+}
+
+impl Cleaner<'_> {
+    fn alive_indices(&self) -> Vec<usize> {
+        (0..self.lines.len())
+            .filter(|&i| self.lines[i].alive())
+            .collect()
+    }
+
+    fn drop(&mut self, i: usize, reason: &str) {
+        if self.lines[i].dropped.is_none() {
+            self.lines[i].dropped = Some(reason.to_string());
+        }
+    }
+
+    /// Replace line `i` by its [`pieces`] (for one-off cuts; passes that cut many lines rebuild the
+    /// list in one sweep instead, so a 5 MB input full of ad markers stays linear).
+    fn split_line(&mut self, i: usize, range: std::ops::Range<usize>, reason: &str) -> usize {
+        let parts = pieces(self.lines[i].clone(), range, reason);
+        let n = parts.len();
+        self.lines.splice(i..=i, parts);
+        n
+    }
+
+    /// Pass 1: ad markers, embeds, video teasers and paging, anywhere in a line.
+    fn cut_inline_spans(&mut self) {
+        let old = std::mem::take(&mut self.lines);
+        let mut out = Vec::with_capacity(old.len());
+        for line in old {
+            let mut cur = line;
+            loop {
+                let first = if cur.alive() {
+                    rules::INLINE_SPANS
+                        .iter()
+                        .filter_map(|(re, reason)| re.find(&cur.text).map(|m| (m.range(), *reason)))
+                        .min_by_key(|(r, _)| r.start)
+                } else {
+                    None
+                };
+                let Some((range, reason)) = first else {
+                    out.push(cur);
+                    break;
+                };
+                if reason == "page navigation" {
+                    let span = cur.text[range.clone()].to_string();
+                    self.note_paging(&span);
+                }
+                // Whatever follows the cut is examined again; what precedes it has no match.
+                match push_pieces(&mut out, pieces(cur, range, reason)) {
+                    Some(after) => cur = after,
+                    None => break,
+                }
+            }
+        }
+        self.lines = out;
+    }
+
+    fn note_paging(&mut self, span: &str) {
+        let Some(c) = rules::PAGE_OF.captures(span) else {
+            return;
+        };
+        let num = |a: usize, b: usize| {
+            c.get(a)
+                .or_else(|| c.get(b))
+                .and_then(|m| m.as_str().parse::<u32>().ok())
+        };
+        if let (Some(page), Some(total)) = (num(1, 3), num(2, 4)) {
+            if total > 1 && !self.warnings.iter().any(|w| w.contains("pages")) {
+                self.warnings.push(format!(
+                    "the article has {total} pages but only one was captured (\"{span}\" was seen, page {page}); \
+                     save the whole article (many sites offer ?page=all) to translate all of it"
+                ));
+            }
+        }
+    }
+
+    /// Pass 2: promos, widgets, share prompts, repeated lines.
+    fn drop_furniture_lines(&mut self) {
+        let mut prev: Option<String> = None;
+        for i in 0..self.lines.len() {
+            if !self.lines[i].alive() {
+                continue;
+            }
+            let text = &self.lines[i].text;
+            let reason = rules::LINE_DROPS
+                .iter()
+                .find(|(re, _)| re.is_match(text) && word_count(text) <= 60)
+                .map(|(_, r)| *r)
+                .or_else(|| (prev.as_deref() == Some(text.as_str())).then_some("repeated line"));
+            prev = Some(text.clone());
+            if let Some(reason) = reason {
+                self.drop(i, reason);
+            }
+        }
+    }
+
+    /// Pass 2b: "Baca juga: …" / "Lihat juga: …" links, on their own line or run into the text when a
+    /// copy collapsed the newlines.
+    fn drop_related_links(&mut self) {
+        let old = std::mem::take(&mut self.lines);
+        let mut out = Vec::with_capacity(old.len());
+        // After a bare "Baca juga:" heading, how many of the following short lines may be its list.
+        let mut list_left = 0;
+        for line in old {
+            let mut cur = line;
+            if list_left > 0 {
+                if cur.alive() && !is_prose(&cur.text) && word_count(&cur.text) <= 20 {
+                    cur.dropped = Some("related link".into());
+                    out.push(cur);
+                    list_left -= 1;
+                    continue;
+                }
+                list_left = 0;
+            }
+            loop {
+                let text = cur.text.clone();
+                let found = cur.alive().then(|| {
+                    rules::RELATED
+                        .find_iter(&text)
+                        .find(|m| m.start() == 0 || after_sentence(&text[..m.start()]))
+                });
+                let Some(m) = found.flatten() else {
+                    out.push(cur);
+                    break;
+                };
+                let rest = &text[m.end()..];
+                if m.start() == 0 && (rest.trim().is_empty() || word_count(rest) <= 30) {
+                    if rest.trim().is_empty() {
+                        // A "Baca juga:" heading: the headlines under it go too.
+                        list_left = 10;
+                    }
+                    cur.dropped = Some("related link".into());
+                    out.push(cur);
+                    break;
+                }
+                // Run into the text: cut up to where the headline ends, or keep it all if unsure.
+                let Some(end) = headline_end(rest) else {
+                    out.push(cur);
+                    break;
+                };
+                match push_pieces(
+                    &mut out,
+                    pieces(cur, m.start()..m.end() + end, "related link"),
+                ) {
+                    Some(after) => cur = after,
+                    None => break,
+                }
+            }
+        }
+        self.lines = out;
+    }
+
+    /// Pass 3: the header before the story, and the dateline that opens it. Returns the index of the
+    /// first body line.
+    fn header_and_dateline(&mut self) -> usize {
+        let alive = self.alive_indices();
+        let Some(&first_alive) = alive.first() else {
+            return 0;
+        };
+        let window = &alive[..alive.len().min(15)];
+        let mut prose_words = 0;
+        let mut found = None;
+        for &i in window {
+            let text = &self.lines[i].text;
+            if rules::DATE_LINE.is_match(text) {
+                continue;
+            }
+            if let Some(d) = dateline::parse(text) {
+                found = Some((i, d));
+                break;
+            }
+            if is_prose(text) {
+                prose_words += word_count(text);
+            }
+        }
+        // More than a lead and a caption of prose before it: this "dateline" is inside the story.
+        let found = found.filter(|_| prose_words <= 120);
+        let mut start = match &found {
+            Some((i, _)) => *i,
+            None => window
+                .iter()
+                .copied()
+                .find(|&i| starts_body(&self.lines[i].text))
+                .unwrap_or(first_alive),
+        };
+        if found.is_none() {
+            start = self.paragraph_start(start);
+        }
+        // A line glued to the one before (an ad was cut mid-sentence) starts where that one starts.
+        while self.lines[start].cont {
+            match alive.iter().rev().find(|&&j| j < start) {
+                Some(&j) => start = j,
+                None => break,
+            }
+        }
+        let header: Vec<usize> = alive.iter().copied().take_while(|&i| i < start).collect();
+        self.read_header(&header, found.is_some());
+        if let Some((i, d)) = found {
+            self.take_dateline(i, d);
+        } else if let Some(d) = dateline::parse(&self.lines[start].text)
+            .filter(|d| d.place.is_none() && d.brand.is_none())
+        {
+            // A bare "- " left where a copy lost the place ("- Mengantisipasi pemudik …").
+            self.take_dateline(start, d);
+        }
+        start
+    }
+
+    fn take_dateline(&mut self, i: usize, d: dateline::Dateline) {
+        if self.meta.dateline.is_none() {
+            self.meta.dateline = d.place.clone();
+        }
+        if let Some(brand) = d.brand.as_deref() {
+            if self.meta.site.is_none() {
+                self.meta.site = Some(
+                    super::sites::by_brand(brand)
+                        .map_or_else(|| brand.to_string(), |s| s.name.to_string()),
+                );
+            }
+        }
+        if self.meta.source.is_none() {
+            self.meta.source = d.source.clone();
+        }
+        let n = self.split_line(i, 0..d.len, "dateline (kept as metadata)");
+        if n == 1 {
+            // The dateline stood alone: the next line opens the story.
+            if let Some(next) = self.lines[i + 1..].iter_mut().find(|l| l.alive()) {
+                next.new_block = true;
+                next.cont = false;
+            }
+        } else if let Some(first) = self.lines.get_mut(i + 1) {
+            first.new_block = true;
+        }
+    }
+
+    /// Mine the header lines for metadata; everything in the header is dropped with its reason.
+    fn read_header(&mut self, header: &[usize], has_dateline: bool) {
+        let mut pending_label: Option<String> = None;
+        let mut unlabelled: Vec<usize> = Vec::new();
+        for &i in header {
+            let text = self.lines[i].text.clone();
+            let hint = self.lines[i].hint;
+            if let Some(c) = rules::DATE_LINE.captures(&text) {
+                self.set_once(Field::Date, &c["date"]);
+                if let Some(site) = c
+                    .name("brand")
+                    .and_then(|b| super::sites::by_brand(b.as_str()))
+                {
+                    self.set_once(Field::Site, site.name);
+                }
+                self.drop(i, "date (kept as metadata)");
+                continue;
+            }
+            if let Some(c) = rules::NAME_DATE_LINE.captures(&text) {
+                self.set_once(Field::Date, &c["date"]);
+                self.set_once(Field::Author, c["name"].trim());
+                self.drop(i, "author and date (kept as metadata)");
+                pending_label = None;
+                continue;
+            }
+            if let Some(label) = pending_label.take() {
+                if is_name_like(&text) {
+                    self.credit(&label, &text);
+                    self.drop(i, "credit (kept as metadata)");
+                    continue;
+                }
+            }
+            // Colon-less labels ("Sumber Al Jazeera", "Penulis") only once the title is known, so a
+            // headline such as "Sumber Daya Alam …" is not read as one.
+            let title_known = self.meta.title.is_some();
+            if let Some(c) = rules::CREDIT_LINE.captures(&text) {
+                let colon = text.contains(':');
+                let value = c["value"].trim().trim_start_matches(':').trim().to_string();
+                if colon || title_known || value.is_empty() {
+                    let label = c["label"].to_lowercase();
+                    if value.is_empty() {
+                        // Kompas prints the name first and the label under it.
+                        match unlabelled.pop() {
+                            Some(j) if is_name_like(&self.lines[j].text) => {
+                                let name = self.lines[j].text.clone();
+                                self.credit(&label, &name);
+                                self.lines[j].dropped = Some("credit (kept as metadata)".into());
+                            }
+                            _ => pending_label = Some(label),
+                        }
+                    } else if word_count(&value) <= 8 {
+                        self.credit(&label, &value);
+                    }
+                    self.drop(i, "credit (kept as metadata)");
+                    continue;
+                }
+            }
+            if let Some(c) = rules::SOURCE_LINE.captures(&text) {
+                if text.contains(':') || title_known {
+                    self.set_once(Field::Source, c["value"].trim());
+                    self.drop(i, "source (kept as metadata)");
+                    continue;
+                }
+            }
+            if (hint == Hint::Title || looks_like_headline(&text)) && self.meta.title.is_none() {
+                self.meta.title = Some(text.clone());
+                self.drop(i, "title (kept as metadata)");
+                continue;
+            }
+            if self
+                .meta
+                .title
+                .as_deref()
+                .is_some_and(|t| same_text(t, &text))
+            {
+                self.drop(i, "title (kept as metadata)");
+                continue;
+            }
+            unlabelled.push(i);
+        }
+        let reason = if has_dateline {
+            "header before the dateline (menu, caption or teaser)"
+        } else {
+            "header before the first paragraph"
+        };
+        for i in unlabelled {
+            self.drop(i, reason);
+        }
+    }
+
+    fn credit(&mut self, label: &str, value: &str) {
+        let value = value.trim().trim_start_matches(':').trim();
+        if value.is_empty() {
+            return;
+        }
+        match label {
+            l if l.starts_with("penulis")
+                || l.starts_with("reporter")
+                || l.starts_with("pewarta")
+                || l.starts_with("oleh")
+                || l.starts_with("laporan") =>
+            {
+                self.set_once(Field::Author, value)
+            }
+            "sumber" => self.set_once(Field::Source, value),
+            _ => {}
+        }
+    }
+
+    fn set_once(&mut self, field: Field, value: &str) {
+        let slot = match field {
+            Field::Date => &mut self.meta.date,
+            Field::Author => &mut self.meta.author,
+            Field::Source => &mut self.meta.source,
+            Field::Site => &mut self.meta.site,
+        };
+        if slot.is_none() && !value.trim().is_empty() {
+            *slot = Some(value.trim().to_string());
+        }
+    }
+
+    /// Pass 4: footers. A footer runs from its marker (or from the author initials that end a Detik or
+    /// CNN story) to the end, but stops at long prose, which a footer never holds.
+    fn cut_footers(&mut self, start: usize) {
+        let old = std::mem::take(&mut self.lines);
+        let mut out = Vec::with_capacity(old.len());
+        let mut region: Option<&'static str> = None;
+        for (k, mut line) in old.into_iter().enumerate() {
+            if k < start {
+                out.push(line);
+                continue;
+            }
+            if let Some(reason) = region {
+                // The region runs to the end, except that it stops at prose: long prose for a
+                // footer (its teasers can be sentences), any prose after the initials.
+                let stop = line.alive()
+                    && (is_long_prose(&line.text) || (reason != "footer" && is_prose(&line.text)));
+                if !stop {
+                    if line.alive() || reason == "footer" {
+                        line.dropped = Some(reason.to_string());
+                    }
+                    out.push(line);
+                    continue;
+                }
+                region = None;
+            }
+            // A marker counts even when an earlier rule already dropped it as a prompt or widget.
+            if rules::FOOTER_START.iter().any(|re| re.is_match(&line.text)) {
+                line.dropped = Some("footer".into());
+                region = Some("footer");
+                out.push(line);
+                continue;
+            }
+            let captures = line
+                .alive()
+                .then(|| rules::INITIALS_TAIL.captures(&line.text))
+                .flatten();
+            let Some((ini, tags)) = captures.map(|c| {
+                (
+                    c.name("ini").map(|m| m.range()),
+                    c.name("tags").map(|m| m.range()),
+                )
+            }) else {
+                out.push(line);
+                continue;
+            };
+            let mut parts = match tags.filter(|t| !t.is_empty()) {
+                Some(tags) => pieces(line, tags, "tag list"),
+                None => vec![line],
+            };
+            // The initials are in the first piece (before the tags).
+            if let Some(ini) = ini {
+                let head = parts.remove(0);
+                let mut split = pieces(head, ini, "author initials");
+                split.append(&mut parts);
+                parts = split;
+            }
+            out.extend(parts);
+            region = Some("after the author initials (end of the story)");
+        }
+        self.lines = out;
+    }
+
+    /// Pass 5: what closes a story after its last sentence: credits, initials, a reporter's name, tags,
+    /// an embedded video's title. Short lines only; a long line without a full stop is body text.
+    fn peel_end(&mut self) {
+        while let Some(&i) = self.alive_indices().last() {
+            let text = self.lines[i].text.clone();
+            if let Some(m) = rules::CREDIT_SUFFIX
+                .captures(&text)
+                .and_then(|c| c.name("credit"))
+            {
+                self.split_line(i, m.range(), "author credit");
+                continue;
+            }
+            let short_non_sentence = !ends_sentence(&text)
+                && word_count(&text) < 25
+                && (rules::is_title_case(&text) || word_count(&text) <= 8 || text.ends_with(':'));
+            let reason = if rules::INITIALS_LINE.is_match(&text) {
+                Some("author initials")
+            } else if rules::RELEASE_LINE.is_match(&text) || rules::LIST_ITEM.is_match(&text) {
+                // "Sumber:" and "KONTAK:" close press releases and belong to them; a numbered or
+                // bulleted item ends a list in the story.
+                None
+            } else if let Some(c) = rules::CREDIT_LINE
+                .captures(&text)
+                .filter(|c| word_count(&c["value"]) <= 6 && !ends_sentence(&text))
+            {
+                let label = c["label"].to_lowercase();
+                let value = c["value"].to_string();
+                self.credit(&label, &value);
+                Some("credit")
+            } else if rules::CREDIT_VALUE.is_match(&text) {
+                Some("credit")
+            } else if rules::CAPS_NAME.is_match(&text) && word_count(&text) <= 4 {
+                Some("reporter name")
+            } else if short_non_sentence {
+                Some("trailing link, tag or teaser")
+            } else {
+                None
+            };
+            match reason {
+                Some(r) => self.drop(i, r),
+                None => break,
+            }
+        }
+    }
+
+    /// Pass 6: photo credits at the end of a line ("… (REUTERS / Danny Moloshok)"). When every
+    /// paragraph was a captioned photo, the page is a gallery: say so.
+    fn strip_photo_credits(&mut self, start: usize) {
+        let mut captions = 0;
+        let old = std::mem::take(&mut self.lines);
+        let mut out = Vec::with_capacity(old.len());
+        for (k, line) in old.into_iter().enumerate() {
+            let credit = (k >= start && line.alive())
+                .then(|| {
+                    rules::PHOTO_CREDIT
+                        .find(&line.text)
+                        .filter(|m| m.start() > 0)
+                        .map(|m| m.range())
+                })
+                .flatten();
+            match credit {
+                Some(range) => {
+                    captions += 1;
+                    out.extend(pieces(line, range, "photo credit"));
+                }
+                None => out.push(line),
+            }
+        }
+        self.lines = out;
+        let body = self
+            .alive_indices()
+            .into_iter()
+            .filter(|&i| i >= start && is_prose(&self.lines[i].text))
+            .count();
+        if captions > 0 && captions >= body {
+            self.warnings.push(format!(
+                "this looks like a photo gallery, not an article: its only text is {captions} photo caption{}",
+                if captions == 1 { "" } else { "s" }
+            ));
+        }
+    }
+
+    fn drop_title_repeats(&mut self) {
+        let Some(title) = self.meta.title.clone() else {
+            return;
+        };
+        for i in 0..self.lines.len() {
+            if self.lines[i].alive() && same_text(&title, &self.lines[i].text) {
+                self.drop(i, "title (repeated)");
+            }
+        }
+    }
+
+    /// Pass 7: lines into paragraphs. Lines of one block are joined when they are the pieces of one
+    /// paragraph (a cut mid-sentence, a hard wrap, a lower-case continuation); a short line standing
+    /// alone between paragraphs, or a bold or heading line, is a subheading.
+    fn paragraphs(&self) -> Vec<(String, ParagraphKind)> {
+        // Blocks of lines first, then paragraphs within each. A dropped line that opened a block
+        // passes that on to the next kept line.
+        let mut blocks: Vec<Vec<&Work>> = Vec::new();
+        let mut opens_block = false;
+        for l in &self.lines {
+            if !l.alive() {
+                opens_block |= l.new_block;
+                continue;
+            }
+            let new_block = (l.new_block || opens_block) && !l.cont;
+            opens_block = false;
+            match blocks.last_mut() {
+                Some(b) if !new_block => b.push(l),
+                _ => blocks.push(vec![l]),
+            }
+        }
+        let mut paras: Vec<(String, ParagraphKind, bool)> = Vec::new(); // (text, kind, alone in its block)
+        for block in &blocks {
+            let texts: Vec<&str> = block.iter().map(|l| l.text.as_str()).collect();
+            let (wrapped, width) = self.block_shape(&texts);
+            let first_para = paras.len();
+            let mut prev: Option<&Work> = None;
+            for l in block {
+                let join = prev.is_some_and(|p| {
+                    l.cont
+                        || (p.hint == Hint::Plain
+                            && l.hint == Hint::Plain
+                            && continues(&p.text, &l.text, wrapped, width))
+                });
+                match paras.last_mut() {
+                    Some((text, _, _)) if join => {
+                        text.push(' ');
+                        text.push_str(&l.text);
+                    }
+                    _ => paras.push((l.text.clone(), heading_hint(l), false)),
+                }
+                prev = Some(l);
+            }
+            if paras.len() == first_para + 1 {
+                if let Some(p) = paras.last_mut() {
+                    p.2 = true;
+                }
+            }
+        }
+        let n = paras.len();
+        let kinds: Vec<ParagraphKind> = (0..n)
+            .map(|k| {
+                let (text, hinted, alone) = &paras[k];
+                let between = k > 0 && k + 1 < n && paras[k - 1].1 == ParagraphKind::Body;
+                let plain_subheading = *alone
+                    && between
+                    && word_count(text) <= 10
+                    && text.chars().count() <= 80
+                    && !text.ends_with(['.', ',', ';', ':', '!', '"', '”'])
+                    && text
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+                let link = text.contains("://") || text.contains("www.") || text.contains('@');
+                let hinted_subheading = *hinted == ParagraphKind::Heading
+                    && word_count(text) <= 20
+                    && !ends_sentence(text)
+                    && k + 1 < n;
+                if (hinted_subheading || plain_subheading) && !link {
+                    ParagraphKind::Heading
+                } else {
+                    ParagraphKind::Body
+                }
+            })
+            .collect();
+        paras
+            .into_iter()
+            .zip(kinds)
+            .map(|((t, _, _), k)| (t, k))
+            .collect()
+    }
+
+    /// Whether a block of lines is hard-wrapped text (lines of at most 100 characters, most of them
+    /// ending mid-sentence), and its width.
+    fn block_shape(&self, lines: &[&str]) -> (bool, usize) {
+        let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        let unfinished = lines[..lines.len().saturating_sub(1)]
+            .iter()
+            .filter(|l| !ends_sentence(l))
+            .count();
+        let wrapped = self.wrapped_input
+            && lines.len() >= 2
+            && width <= 100
+            && unfinished * 2 >= lines.len() - 1;
+        (wrapped, width)
+    }
+
+    /// Move `start` back over the lines of its block that its paragraph continues (hard wraps).
+    fn paragraph_start(&self, start: usize) -> usize {
+        let mut block_start = start;
+        while block_start > 0 && !self.lines[block_start].new_block {
+            block_start -= 1;
+        }
+        let block: Vec<usize> = (block_start..self.lines.len())
+            .take_while(|&j| j == block_start || !self.lines[j].new_block)
+            .filter(|&j| self.lines[j].alive())
+            .collect();
+        let texts: Vec<&str> = block.iter().map(|&j| self.lines[j].text.as_str()).collect();
+        let (wrapped, width) = self.block_shape(&texts);
+        let mut pos = block.iter().position(|&j| j == start).unwrap_or(0);
+        while pos > 0 && continues(texts[pos - 1], texts[pos], wrapped, width) {
+            pos -= 1;
+        }
+        block.get(pos).copied().unwrap_or(start)
+    }
+
+    /// Dropped lines in document order, neighbours with the same reason merged into one span.
+    fn removed(&self) -> Vec<Removed> {
+        let mut out: Vec<Removed> = Vec::new();
+        let mut last_was_dropped = false;
+        for l in &self.lines {
+            match &l.dropped {
+                Some(reason) => {
+                    match out.last_mut() {
+                        Some(r) if last_was_dropped && &r.reason == reason => {
+                            r.text.push('\n');
+                            r.text.push_str(&l.text);
+                        }
+                        _ => out.push(Removed {
+                            text: l.text.clone(),
+                            reason: reason.clone(),
+                        }),
+                    }
+                    last_was_dropped = true;
+                }
+                None => last_was_dropped = false,
+            }
+        }
+        out
+    }
+}
+
+/// The pieces of `line` around a dropped `range`: the text before it, the dropped span, and the text
+/// after it. What follows a cut starts a new paragraph when the text before it ended a sentence (ads
+/// and links sit between paragraphs), and is glued back on when the cut was mid-sentence.
+fn pieces(line: Work, range: std::ops::Range<usize>, reason: &str) -> Vec<Work> {
+    let before = line.text[..range.start].trim().to_string();
+    let span = line.text[range.clone()].trim().to_string();
+    let after = line.text[range.end..].trim().to_string();
+    let mut parts = Vec::with_capacity(3);
+    let (new_block, cont) = if before.is_empty() {
+        (line.new_block, line.cont)
+    } else if ends_sentence(&before) || ends_in_related_link(&before) {
+        (true, false)
+    } else {
+        (false, true)
+    };
+    if !before.is_empty() {
+        parts.push(Work {
+            text: before,
+            ..line.clone()
+        });
+    }
+    parts.push(Work {
+        text: span,
+        hint: Hint::Plain,
+        new_block: false,
+        cont: false,
+        dropped: Some(reason.to_string()),
+    });
+    if !after.is_empty() {
+        parts.push(Work {
+            text: after,
+            hint: line.hint,
+            new_block,
+            cont,
+            dropped: None,
+        });
+    }
+    parts
+}
+
+/// Push all `parts` but a trailing kept piece (the text after a cut), which is returned to be
+/// examined again.
+fn push_pieces(out: &mut Vec<Work>, mut parts: Vec<Work>) -> Option<Work> {
+    let after = parts
+        .last()
+        .is_some_and(Work::alive)
+        .then(|| parts.pop())
+        .flatten();
+    out.extend(parts);
+    after
+}
+
+#[derive(Clone, Copy)]
+enum Field {
+    Date,
+    Author,
+    Source,
+    Site,
+}
+
+fn heading_hint(l: &Work) -> ParagraphKind {
+    match l.hint {
+        Hint::Heading | Hint::Bold => ParagraphKind::Heading,
+        Hint::Plain | Hint::Title => ParagraphKind::Body,
+    }
+}
+
+/// Whether `next` continues the paragraph of `prev` inside one block.
+fn continues(prev: &str, next: &str, wrapped: bool, width: usize) -> bool {
+    if wrapped {
+        // Hard-wrapped text: a line that fills the width was wrapped; a short one ended a paragraph.
+        return !ends_sentence(prev) || prev.chars().count() * 4 >= width * 3;
+    }
+    !ends_sentence(prev)
+        && next
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_lowercase() || c.is_ascii_digit())
+}
+
+/// The text ends with a related-article link (its headline has no full stop), so whatever was cut
+/// after it sat between paragraphs.
+fn ends_in_related_link(text: &str) -> bool {
+    rules::RELATED
+        .find_iter(text)
+        .any(|m| after_sentence(&text[..m.start()]))
+}
+
+/// The text before a match ends a sentence (or a quote or bracket after one).
+fn after_sentence(before: &str) -> bool {
+    let b = before.trim_end();
+    b.is_empty() || ends_sentence(b) || b.ends_with(['"', '”', ')'])
+}
+
+/// Where a related-article headline that runs into the next sentence ends (byte offset into `rest`).
+/// Headlines capitalise every word but a few short ones ("untuk", "di", "yang"); the first other
+/// lower-case word belongs to the body sentence, which starts at the capitalised word before it.
+/// Gives up (keeps the text) when no such boundary shows within 30 words.
+fn headline_end(rest: &str) -> Option<usize> {
+    let words: Vec<(usize, &str)> = rest
+        .split_whitespace()
+        .map(|w| (w.as_ptr() as usize - rest.as_ptr() as usize, w))
+        .take(31)
+        .collect();
+    for k in 1..words.len() {
+        let (_, w) = words[k];
+        let first = w.chars().find(|c| c.is_alphabetic());
+        if first.is_some_and(|c| c.is_lowercase()) && !rules::is_headline_lower(w) {
+            let (prev_off, prev) = words[k - 1];
+            let capital = prev
+                .chars()
+                .find(|c| c.is_alphanumeric())
+                .is_some_and(|c| c.is_uppercase());
+            return (k >= 2 && capital).then_some(prev_off);
+        }
+    }
+    (word_count(rest) <= 30).then_some(rest.len())
+}
+
+/// Without a dateline, the story starts at its first sentence: prose, or a short sentence that is
+/// not a capitalised headline.
+fn starts_body(s: &str) -> bool {
+    is_prose(s) || (ends_sentence(s) && word_count(s) >= 3 && !rules::is_title_case(s))
+}
+
+/// A person's name: two to six words, no sentence punctuation.
+fn is_name_like(s: &str) -> bool {
+    (1..=6).contains(&word_count(s))
+        && !s.contains(['.', ':', '!', '?', '|'])
+        && s.chars().next().is_some_and(char::is_uppercase)
+}
+
+fn same_text(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    let (a, b) = (norm(a), norm(b));
+    !a.is_empty() && a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> Vec<Line> {
+        super::super::text::text_lines(s)
+    }
+
+    fn run(
+        s: &str,
+    ) -> (
+        Vec<(String, ParagraphKind)>,
+        Metadata,
+        Vec<Removed>,
+        Vec<String>,
+    ) {
+        let mut meta = Metadata::default();
+        let c = clean(text(s), &mut meta, true);
+        (c.paragraphs, meta, c.removed, c.warnings)
+    }
+
+    fn bodies(s: &str) -> Vec<String> {
+        run(s).0.into_iter().map(|(t, _)| t).collect()
+    }
+
+    const P1: &str = "Presiden meresmikan jembatan baru di Kalimantan pada Senin pagi.";
+    const P2: &str = "Jembatan itu menghubungkan dua kabupaten yang selama ini terpisah sungai.";
+
+    #[test]
+    fn collapse_ws_removes_nbsp_and_invisibles() {
+        assert_eq!(
+            collapse_ws(" Rusia\u{a0} menghentikan\u{200e} misi\u{a0} \u{a0}"),
+            "Rusia menghentikan misi"
+        );
+    }
+
+    #[test]
+    fn related_link_run_into_the_next_sentence() {
+        let s = format!("{P1} Baca juga: Kepala Legal Wilmar Bantah Urus Suap Rp 60 M untuk Vonis Lepas Kasus Migor Ayu mengatakan Djuyamto tak pernah bercerita.");
+        let (paras, _, removed, _) = run(&s);
+        assert_eq!(
+            paras.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+            [P1, "Ayu mengatakan Djuyamto tak pernah bercerita."]
+        );
+        assert!(removed
+            .iter()
+            .any(|r| r.reason == "related link" && r.text.ends_with("Kasus Migor")));
+    }
+
+    #[test]
+    fn related_link_lines_and_lists() {
+        let s = format!("{P1}\n\nBaca juga: NATO Usir 8 Delegasi Rusia\n\n{P2}\n\nBaca juga:\nKisah Mayor Raheem, masuk Islam\nKisah para tentara Islam\n\n{P1}");
+        assert_eq!(bodies(&s), [P1, P2, P1]);
+    }
+
+    #[test]
+    fn ad_markers_mid_sentence_are_glued_back() {
+        let s = "Jaksa menghadirkan istri terdakwa ADVERTISEMENT sebagai saksi di persidangan hari ini.";
+        assert_eq!(
+            bodies(s),
+            ["Jaksa menghadirkan istri terdakwa sebagai saksi di persidangan hari ini."]
+        );
+        let s = format!("{P1} SCROLL TO CONTINUE WITH CONTENT {P2}");
+        assert_eq!(bodies(&s), [P1, P2]);
+    }
+
+    #[test]
+    fn parentheses_inside_body_text_survive() {
+        let s = format!("{P1}\n\n\"Mempunyai uji kelayakan jalan (KIR,-red). Ada izin operasi (dll/dsb) juga,\" ujarnya.\n\n{P2} (ANT)");
+        let (paras, ..) = run(&s);
+        assert!(paras[1].0.contains("(KIR,-red)") && paras[1].0.contains("(dll/dsb) juga"));
+        assert_eq!(paras[2].0, P2);
+    }
+
+    #[test]
+    fn press_release_source_and_contact_are_body() {
+        let s = format!("{P1}\n\nKONTAK: info@contoh.co.id\n\nSumber: Pemerintah Kota Cekmekoy");
+        assert_eq!(
+            bodies(&s),
+            [
+                P1,
+                "KONTAK: info@contoh.co.id",
+                "Sumber: Pemerintah Kota Cekmekoy"
+            ]
+        );
+    }
+
+    #[test]
+    fn hard_wrapped_lines_are_joined() {
+        let s = "Pemerintah kota Cekmekoy, Istanbul, Turki, meresmikan kontes film pendek\ninternasional bertema rasa belas kasihan dan keadilan. Kontes ini ditujukan\nuntuk memperkenalkan keragaman aspek hidup.\n\nParagraf kedua ada di sini dan cukup panjang untuk dihitung.";
+        assert_eq!(bodies(s).len(), 2);
+        assert!(bodies(s)[0].contains("pendek internasional"));
+    }
+
+    #[test]
+    fn one_paragraph_per_line_stays_split() {
+        let s = format!("{P1}\n{P2}\n{P1}");
+        assert_eq!(bodies(&s).len(), 3);
+    }
+
+    #[test]
+    fn subheading_between_paragraphs() {
+        let s = format!("{P1}\n\nMata-mata Rusia\n\n{P2}");
+        let (paras, ..) = run(&s);
+        assert_eq!(
+            paras[1],
+            ("Mata-mata Rusia".to_string(), ParagraphKind::Heading)
+        );
+        assert_eq!(paras[0].1, ParagraphKind::Body);
+    }
+
+    #[test]
+    fn long_paragraph_without_full_stop_is_kept() {
+        let s = "kata ".repeat(10_000);
+        let (paras, ..) = run(&s);
+        assert_eq!(paras.len(), 1);
+        assert_eq!(word_count(&paras[0].0), 10_000);
+    }
+
+    #[test]
+    fn headline_end_needs_a_sentence_after_it() {
+        assert_eq!(
+            headline_end("NATO Usir 8 Delegasi Rusia"),
+            Some("NATO Usir 8 Delegasi Rusia".len())
+        );
+        let rest = "Jaksa Gali Aliran Duit Djuyamto: Bangun Kantor Terpadu NU, Nafkahi Istri Sebagai informasi, majelis";
+        assert_eq!(
+            &rest[..headline_end(rest).expect("found")].trim_end(),
+            &"Jaksa Gali Aliran Duit Djuyamto: Bangun Kantor Terpadu NU, Nafkahi Istri"
+        );
+        assert_eq!(headline_end(&"Kata ".repeat(40)), None);
+    }
+}
