@@ -186,16 +186,55 @@ fn build_llm_translator(
     models: &ModelArgs,
     llm: crate::llm::SharedChatModel,
 ) -> Result<Box<dyn Translator>> {
-    let _ = (models, llm);
-    Err(Error::NotAvailable("the LLM translator"))
+    let prompts = crate::prompts::Prompts::load(models.prompts.as_deref())?;
+    Ok(Box::new(crate::translate::llm::LlmTranslator::new(
+        llm,
+        prompts,
+        generation_params(models),
+    )?))
 }
 
 /// The summarizer `--summarizer` asks for; `llm` is present when an LLM could be loaded.
+///
+/// In summary-only mode no translator is loaded when there is an LLM, so the extractive method (chosen,
+/// or as the LLM summary's fallback) gets its own LLM translator over the same model for the few
+/// sentences it picks.
 fn build_summarizer(
     models: &ModelArgs,
     summary: &SummaryArgs,
     llm: Option<crate::llm::SharedChatModel>,
 ) -> Result<Box<dyn Summarizer>> {
-    let _ = (models, summary, llm);
-    Err(Error::NotAvailable("summaries"))
+    use crate::summarize::extractive::ExtractiveSummarizer;
+    use crate::summarize::llm::LlmSummarizer;
+    use crate::translate::llm::LlmTranslator;
+    // Checked even when only the extractive method runs, so a broken --prompts DIR never passes silently.
+    let prompts = crate::prompts::Prompts::load(models.prompts.as_deref())?;
+    let params = generation_params(models);
+    let own_translator = match &llm {
+        Some(m) => Some(LlmTranslator::new(
+            m.clone(),
+            prompts.clone(),
+            params.clone(),
+        )?),
+        None => None,
+    };
+    let extractive = ExtractiveSummarizer::new(own_translator);
+    match (summary.summarizer, llm) {
+        (SummarizerKind::Extractive, _) | (SummarizerKind::Auto, None) => Ok(Box::new(extractive)),
+        (SummarizerKind::Llm | SummarizerKind::Auto, Some(m)) => Ok(Box::new(LlmSummarizer::new(
+            m, prompts, params, extractive,
+        )?)),
+        (SummarizerKind::Llm, None) => Err(Error::NotAvailable("--summarizer llm without an LLM")),
+    }
+}
+
+/// `--temperature`, `--top-p`, `--seed` and `--max-new-tokens` as the LLM takes them.
+fn generation_params(models: &ModelArgs) -> crate::llm::GenerationParams {
+    let g = &models.generation;
+    crate::llm::GenerationParams {
+        temperature: g.temperature,
+        top_p: g.top_p,
+        seed: g.seed,
+        max_new_tokens: g.max_new_tokens,
+    }
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use crate::article::ParagraphKind;
 use crate::cli::Format;
 use crate::pipeline::Document;
-use crate::summarize::Summary;
+use crate::summarize::{Summary, SummaryMethod};
 
 /// Render a processed article: the translation (if any), then the summary (if any).
 pub fn document(doc: &Document, format: Format) -> String {
@@ -25,7 +25,7 @@ pub fn summary_only(doc: &Document, format: Format) -> String {
         .or_else(|| doc.article.meta.title.clone());
     match format {
         Format::Json => {
-            let mut v = json!({ "title": title, "llm": doc.llm, "timings": doc.timings });
+            let mut v = json!({ "title": title, "llm": llm_used(doc), "timings": doc.timings });
             if let Some(s) = &doc.summary {
                 add_summary(&mut v, s);
             }
@@ -109,34 +109,46 @@ fn markdown(doc: &Document) -> String {
 
 /// A line saying how the summary was made and what the guard found, so readers know what to trust.
 fn method_note(s: &Summary, md: bool) -> String {
-    let mut note = match s.method {
-        crate::summarize::SummaryMethod::Llm => "(summary written by the LLM".to_string(),
-        crate::summarize::SummaryMethod::Extractive => {
-            "(extractive summary: sentences picked from the article".to_string()
-        }
-    };
-    if s.checks.retried {
-        note.push_str("; retried after the source check");
-    }
-    let mut unsupported: Vec<&str> = s
+    let found: Vec<&str> = s
         .checks
         .unsupported_numbers
         .iter()
+        .chain(&s.checks.unsupported_names)
         .map(String::as_str)
         .collect();
-    unsupported.extend(s.checks.unsupported_names.iter().map(String::as_str));
-    if !unsupported.is_empty() {
-        note.push_str(&format!(
-            "; not found in the source: {}",
-            unsupported.join(", ")
-        ));
-    }
-    note.push(')');
+    let note = match s.method {
+        SummaryMethod::Llm if found.is_empty() => {
+            "(summary written by the LLM and checked against the source)".to_string()
+        }
+        SummaryMethod::Llm => format!(
+            "(summary written by the LLM and checked against the source; a first draft mentioned {}, \
+             which the source does not support, and was rewritten)",
+            found.join(", ")
+        ),
+        SummaryMethod::Extractive if found.is_empty() => {
+            "(extractive summary: sentences picked from the article)".to_string()
+        }
+        SummaryMethod::Extractive => format!(
+            "(extractive summary: sentences picked from the article; the LLM's summary was rejected \
+             because it mentioned {}, which the source does not support)",
+            found.join(", ")
+        ),
+    };
     if md {
         format!("\n*{note}*\n")
     } else {
         format!("\n{note}\n")
     }
+}
+
+/// The LLM a document used: the summarizer's, or the translator's when it was an LLM.
+fn llm_used(doc: &Document) -> Option<String> {
+    doc.llm.clone().or_else(|| {
+        doc.translation
+            .as_ref()
+            .filter(|t| t.engine.translator == "llm")
+            .map(|t| t.engine.model.clone())
+    })
 }
 
 fn document_json(doc: &Document) -> Value {
@@ -154,8 +166,11 @@ fn document_json(doc: &Document) -> Value {
         "source_paragraphs": doc.article.paragraphs.iter().map(|p| p.text.clone()).collect::<Vec<_>>(),
         "translator": doc.translation.as_ref().map(|t| t.engine.translator.clone()),
         "model": doc.translation.as_ref().map(|t| t.engine.model.clone()),
-        "llm": doc.llm,
-        "warnings": doc.article.warnings.iter().chain(doc.translation.iter().flat_map(|t| t.warnings.iter())).collect::<Vec<_>>(),
+        "llm": llm_used(doc),
+        "warnings": doc.article.warnings.iter()
+            .chain(doc.translation.iter().flat_map(|t| t.warnings.iter()))
+            .chain(doc.summary.iter().flat_map(|s| s.warnings.iter()))
+            .collect::<Vec<_>>(),
         "timings": doc.timings,
     });
     if let Some(s) = &doc.summary {
@@ -175,4 +190,92 @@ fn json_string(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::article::{Article, Metadata};
+    use crate::pipeline::Timings;
+    use crate::summarize::SummaryChecks;
+
+    fn doc(method: SummaryMethod, checks: SummaryChecks) -> Document {
+        Document {
+            article: Article {
+                meta: Metadata {
+                    title: Some("Rusia Balas NATO".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            translation: None,
+            summary: Some(Summary {
+                text: "Russia is suspending its NATO mission.".into(),
+                method,
+                checks,
+                warnings: vec!["w".into()],
+            }),
+            llm: Some("model.gguf".into()),
+            timings: Timings::default(),
+        }
+    }
+
+    #[test]
+    fn summary_only_json_has_exactly_the_documented_fields() {
+        let checks = SummaryChecks {
+            unsupported_numbers: vec!["9".into()],
+            unsupported_names: vec![],
+            retried: true,
+        };
+        let out = summary_only(&doc(SummaryMethod::Llm, checks), Format::Json);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "llm",
+                "summary",
+                "summary_checks",
+                "summary_method",
+                "timings",
+                "title"
+            ]
+        );
+        assert_eq!(v["summary_method"], "llm");
+        assert_eq!(v["summary_checks"]["unsupported_numbers"], json!(["9"]));
+        assert_eq!(v["summary_checks"]["retried"], true);
+        assert_eq!(v["llm"], "model.gguf");
+        assert_eq!(v["title"], "Rusia Balas NATO");
+    }
+
+    #[test]
+    fn notes_say_how_the_summary_was_made() {
+        let text = summary_only(
+            &doc(SummaryMethod::Llm, SummaryChecks::default()),
+            Format::Text,
+        );
+        assert!(text.contains("checked against the source)"), "{text}");
+        let checks = SummaryChecks {
+            unsupported_numbers: vec!["999".into()],
+            unsupported_names: vec!["Putin".into()],
+            retried: true,
+        };
+        let md = summary_only(&doc(SummaryMethod::Extractive, checks), Format::Markdown);
+        assert!(md.starts_with("# Rusia Balas NATO\n\n"), "{md}");
+        assert!(md.contains("*(extractive summary"), "{md}");
+        assert!(md.contains("mentioned 999, Putin"), "{md}");
+        let full = document(
+            &doc(SummaryMethod::Extractive, SummaryChecks::default()),
+            Format::Json,
+        );
+        let v: Value = serde_json::from_str(&full).unwrap();
+        assert_eq!(v["summary_method"], "extractive");
+        assert_eq!(v["warnings"], json!(["w"]));
+        let text = document(
+            &doc(SummaryMethod::Llm, SummaryChecks::default()),
+            Format::Text,
+        );
+        assert!(text.starts_with("Summary\n\nRussia"), "{text}");
+    }
 }

@@ -1,6 +1,10 @@
 //! Stage 3: a few-sentence English summary, written by an LLM and checked against the source, with an
 //! extractive fallback.
 
+pub mod extractive;
+pub mod guard;
+pub mod llm;
+
 use serde::Serialize;
 
 use crate::article::Article;
@@ -14,7 +18,12 @@ pub enum SummaryMethod {
     Extractive,
 }
 
-/// What the faithfulness guard found in the summary.
+/// What the faithfulness guard found in the LLM's summaries of an article.
+///
+/// A summary the guard rejects is never delivered as an LLM summary: the lists name what the rejected
+/// draft(s) contained that the source does not support. Empty lists with `method: llm` mean the first
+/// draft passed; `retried` means a draft was rejected and rewritten; with `method: extractive` and
+/// non-empty lists, the rewrite was rejected too and the extractive summary was used instead.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SummaryChecks {
     pub unsupported_numbers: Vec<String>,

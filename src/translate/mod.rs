@@ -4,6 +4,8 @@
 //! and `llm` (a GGUF instruct model, paragraph by paragraph with context). A new engine is one new file
 //! implementing the trait.
 
+pub mod llm;
+
 use serde::Serialize;
 
 use crate::article::{Article, ParagraphKind};

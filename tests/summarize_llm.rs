@@ -1,0 +1,187 @@
+//! `warta summarize` and the summary of `warta translate` with the real SmolLM2-135M-Instruct GGUF from
+//! ../shared/models (English only: it cannot read Indonesian, so the articles here are English).
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const SMOL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+);
+const ARTICLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/en-bridge.txt");
+const INJECTION: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/en-bridge-injection.txt"
+);
+
+fn warta() -> Command {
+    let mut c = Command::cargo_bin("warta").expect("the warta binary is built");
+    c.args(["--llm", SMOL, "--offline", "--threads", "2"]);
+    c
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = warta()
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("warta runs");
+    assert!(
+        out.status.success(),
+        "warta {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+fn summary(v: &Value) -> &str {
+    v["summary"].as_str().unwrap_or_default()
+}
+
+fn write_prompt(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).expect("temporary prompt file");
+}
+
+#[test]
+fn summarize_writes_a_checked_english_summary() {
+    let v = json(&["summarize", ARTICLE, "--sentences", "2"]);
+    let s = summary(&v);
+    assert_eq!(v["summary_method"], "llm", "{v:#}");
+    assert!(s.split_whitespace().count() >= 5, "{s:?}");
+    // English words, no chat-template debris.
+    assert!(
+        s.is_ascii() && !s.contains("<|") && !s.contains("im_end"),
+        "{s:?}"
+    );
+    assert!(s.contains("bridge") || s.contains("Bridge"), "{s:?}");
+    assert_eq!(v["llm"], SMOL);
+    assert_eq!(
+        v["summary_checks"]["unsupported_numbers"],
+        serde_json::json!([])
+    );
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    for k in [
+        "title",
+        "summary",
+        "summary_method",
+        "summary_checks",
+        "llm",
+        "timings",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+}
+
+#[test]
+fn instructions_inside_the_article_are_not_followed() {
+    let v = json(&["summarize", INJECTION, "--sentences", "2"]);
+    let s = summary(&v).to_lowercase();
+    assert!(s.contains("bridge"), "{s:?}");
+    assert!(!s.contains("poem") && !s.contains("cat"), "{s:?}");
+}
+
+#[test]
+fn a_planted_number_is_caught_and_the_extractive_summary_used() {
+    // Prompts that make the model copy a number the article does not have.
+    let dir = tempfile::tempdir().unwrap();
+    let plant = "[user]\n{{article}}\n\nRepeat exactly this sentence and nothing else: \
+                 The bridge will cost 987 million pounds.\n";
+    write_prompt(dir.path(), "summarize.txt", plant);
+    write_prompt(
+        dir.path(),
+        "summarize_strict.txt",
+        &format!("{plant}\nDo not mention {{{{unsupported}}}}.\n"),
+    );
+    let prompts = dir.path().to_str().unwrap();
+    let v = json(&["summarize", ARTICLE, "--prompts", prompts]);
+    assert_eq!(v["summary_method"], "extractive", "{v:#}");
+    assert_eq!(v["summary_checks"]["retried"], true);
+    let numbers = v["summary_checks"]["unsupported_numbers"].to_string();
+    assert!(numbers.contains("987"), "{numbers}");
+    // The extractive summary is the article's own lead.
+    assert!(summary(&v).contains("Portsmouth"), "{v:#}");
+}
+
+#[test]
+fn extractive_summary_needs_no_llm_summary() {
+    let v = json(&[
+        "summarize",
+        ARTICLE,
+        "--summarizer",
+        "extractive",
+        "--translator",
+        "llm",
+        "--sentences",
+        "2",
+    ]);
+    assert_eq!(v["summary_method"], "extractive");
+    let s = summary(&v);
+    assert!(
+        s.contains("Portsmouth") && s.contains("45 million pounds"),
+        "{s:?}"
+    );
+    assert_eq!(v["summary_checks"]["retried"], false);
+}
+
+/// Standard error of a `warta summarize` run that must fail.
+fn summarize_error(prompts: &Path) -> String {
+    let out = warta()
+        .args(["summarize", ARTICLE, "--prompts", prompts.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn prompt_overrides_are_checked_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    write_prompt(
+        dir.path(),
+        "summarize.txt",
+        "[user]\nSummarise {{artikel}}\n",
+    );
+    let err = summarize_error(dir.path());
+    assert!(
+        err.contains("summarize.txt") && err.contains("{{artikel}}"),
+        "{err}"
+    );
+
+    std::fs::remove_file(dir.path().join("summarize.txt")).unwrap();
+    write_prompt(dir.path(), "summary.txt", "[user]\n{{article}}\n");
+    let err = summarize_error(dir.path());
+    assert!(
+        err.contains("summary.txt") && err.contains("unknown prompt file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn translate_json_carries_the_summary_fields() {
+    let v = json(&[
+        "translate",
+        ARTICLE,
+        "--translator",
+        "llm",
+        "--summarizer",
+        "extractive",
+        "--sentences",
+        "1",
+    ]);
+    let paragraphs = v["paragraphs"].as_array().expect("paragraphs");
+    let sources = v["source_paragraphs"]
+        .as_array()
+        .expect("source paragraphs");
+    // One output paragraph per input paragraph.
+    assert_eq!(paragraphs.len(), sources.len());
+    assert!(paragraphs
+        .iter()
+        .all(|p| !p.as_str().unwrap_or("").is_empty()));
+    assert_eq!(v["translator"], "llm");
+    assert_eq!(v["llm"], SMOL);
+    assert_eq!(v["summary_method"], "extractive");
+    assert!(!summary(&v).is_empty());
+    assert!(v["summary_checks"].is_object());
+}
