@@ -235,9 +235,10 @@ Examples:
   warta batch archive/ -o out/shard-3 --shard 3/8      # one worker of eight
   warta batch --merge-manifests out/shard-* -o out     # combine the shards' manifests
 
-Outputs mirror the input tree (a/b/x.html -> OUTPUT_DIR/a/b/x.en.md) and every file gets a line in
-OUTPUT_DIR/manifest.jsonl (the last line for a path wins). Run the same command again to resume: files
-already done for the same content and settings are skipped; --force redoes them.
+Outputs mirror the input tree: a/b/x.html -> OUTPUT_DIR/a/b/x.en.txt (.en.md, .en.json
+by --format). Every file gets a line in OUTPUT_DIR/manifest.jsonl; the last line for a
+path wins. Run the same command again to resume: files already done for the same
+content and settings are skipped; --force redoes them.
 
 Exit status:
   0    every file done (translated now, or already done)

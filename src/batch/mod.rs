@@ -361,8 +361,12 @@ fn default_jobs() -> usize {
 
 /// Load and clean one input from the bytes already read (and hashed) by the worker.
 fn load(bytes: &[u8], input: &Input, opts: &LoadOptions) -> Result<Article, String> {
-    let _ = bytes;
-    crate::article::load_article(&input.path.to_string_lossy(), opts).map_err(|e| e.to_string())
+    crate::article::from_bytes(bytes, &input.rel, Some(Path::new(&input.rel)), opts).map_err(|e| {
+        // The manifest line names the file already.
+        let msg = e.to_string();
+        msg.strip_prefix(&format!("{}: ", input.rel))
+            .map_or_else(|| msg.clone(), str::to_string)
+    })
 }
 
 /// Check INPUT_DIR, create OUTPUT_DIR, and refuse layouts where outputs could land among inputs.

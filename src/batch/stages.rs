@@ -602,11 +602,13 @@ impl OutputDirs {
             path.push(part);
             match fs::symlink_metadata(&path) {
                 Ok(m) if m.is_dir() => continue,
-                Ok(_) => return Err(format!(
+                Ok(_) => {
+                    return Err(format!(
                     "{} is not a directory (a file or symbolic link is in the way); refusing to \
                          write through it",
                     path.display()
-                )),
+                ))
+                }
                 Err(_) => match fs::create_dir(&path) {
                     Ok(()) => {}
                     // Created meanwhile: check what it is on the next pass.
