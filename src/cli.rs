@@ -350,9 +350,12 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
         Command::Translate(args) => translate(args, global),
         Command::Summarize(args) => summarize(args, global),
         Command::Batch(args) => crate::batch::run(&args, global),
-        Command::Models(_) => Err(crate::Error::NotAvailable("`warta models`")),
+        Command::Models(args) => models(args, global),
         Command::Eval(_) => Err(crate::Error::NotAvailable("`warta eval`")),
-        Command::Bench(_) => Err(crate::Error::NotAvailable("`warta bench`")),
+        Command::Bench(args) => match args.engine {
+            BenchEngine::Marian => bench_marian(args, global),
+            BenchEngine::Llm => Err(crate::Error::NotAvailable("`warta bench --engine llm`")),
+        },
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut out = Vec::new();
@@ -391,7 +394,7 @@ fn warn_document(global: &GlobalArgs, doc: &crate::pipeline::Document) {
 fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
     use crate::pipeline::{Engines, Mode};
     if args.raw {
-        return Err(crate::Error::NotAvailable("`warta translate --raw`"));
+        return translate_raw(args, global);
     }
     let article = crate::article::load_article(&args.input, &load_options(&args.input_opts))?;
     report_article(&article, global);
@@ -411,6 +414,95 @@ fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::pro
         global.output.as_deref(),
         &crate::render::document(&doc, global.format),
     )?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `--raw`: one line in, one line out, no cleaning (blank lines stay blank).
+fn translate_raw(
+    args: TranslateArgs,
+    global: &GlobalArgs,
+) -> crate::Result<std::process::ExitCode> {
+    use crate::translate::raw;
+    let started = std::time::Instant::now();
+    let text = raw::read_input(&args.input, args.input_opts.max_bytes)?;
+    let lines = raw::split_lines(&text);
+    let mut translator = crate::pipeline::build_translator(&args.models, show_progress(global))?;
+    let loaded = started.elapsed().as_secs_f64();
+    let out = raw::translate_lines(translator.as_mut(), &lines)?;
+    let warnings = translator.take_warnings();
+    warn(global, &warnings);
+    let total_s = started.elapsed().as_secs_f64();
+    let translate_s = total_s - loaded;
+    let rendered = match global.format {
+        Format::Json => {
+            let info = translator.info();
+            let doc = raw::RawOutput {
+                lines: out,
+                translator: info.translator,
+                model: info.model,
+                warnings,
+                timings: raw::RawTimings {
+                    load_s: loaded,
+                    translate_s,
+                    total_s,
+                    lines_per_s: lines.len() as f64 / translate_s.max(1e-9),
+                },
+            };
+            let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        Format::Text | Format::Markdown => raw::render_text(&out),
+    };
+    crate::output::write(global.output.as_deref(), &rendered)?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `warta models`: what is cached where; `--fetch` downloads what is missing.
+fn models(args: ModelsArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
+    use crate::models::{inventory, Hub, RepoSpec};
+    let hub = Hub::from_env(args.models.offline)?.with_progress(show_progress(global));
+    let marian = RepoSpec::parse(&args.models.model, &args.models.revision);
+    if args.fetch {
+        inventory::fetch_marian(&marian, &hub)?;
+        inventory::fetch_llm(&args.models.llm, &hub)?;
+    }
+    let mut entries = vec![inventory::marian_entry(&marian, &hub)];
+    match inventory::llm_entry(&args.models.llm, &hub) {
+        Ok(e) => entries.push(e),
+        Err(e) => warn(global, &[format!("--llm: {e}")]),
+    }
+    let inv = inventory::Inventory {
+        cache_dir: hub.cache_dir().to_path_buf(),
+        cache_from: inventory::cache_origin(),
+        offline: hub.is_offline(),
+        models: entries,
+    };
+    let text = match global.format {
+        Format::Json => serde_json::to_string_pretty(&inv).unwrap_or_default() + "\n",
+        Format::Text | Format::Markdown => inv.to_text(),
+    };
+    crate::output::write(global.output.as_deref(), &text)?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `warta bench --engine marian`: decoding speed of the opus-mt-id-en shape on this machine.
+fn bench_marian(_args: BenchArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
+    let quiet = global.quiet;
+    let report = crate::translate::marian::bench::run(3, |what| {
+        if !quiet {
+            eprintln!("warta: bench: {what}");
+        }
+    })
+    .map_err(|source| crate::translate::marian::MarianError::Tensor {
+        model: "benchmark".into(),
+        source,
+    })?;
+    let text = match global.format {
+        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        Format::Text | Format::Markdown => report.to_text(),
+    };
+    crate::output::write(global.output.as_deref(), &text)?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -171,8 +171,13 @@ pub fn finish(
 
 /// The Marian translator (opus-mt-id-en or a local Marian model).
 fn build_marian(models: &ModelArgs, hub: &Hub) -> Result<Box<dyn Translator>> {
-    let _ = (models, hub);
-    Err(Error::NotAvailable("the Marian translator"))
+    use crate::translate::marian::{MarianOptions, MarianTranslator};
+    let spec = crate::models::RepoSpec::parse(&models.model, &models.revision);
+    let options = MarianOptions {
+        beams: models.beams,
+        batch_size: models.batch_size,
+    };
+    Ok(Box::new(MarianTranslator::load(&spec, hub, options)?))
 }
 
 /// The GGUF LLM named by `--llm`, loaded once and shared.

@@ -399,9 +399,12 @@ fn translate_pooled(plan: &Plan<'_>, engines: &mut Engines, group: Vec<Item>) ->
     let started = Instant::now();
     let pooled = catch_unwind(AssertUnwindSafe(|| translator.translate_segments(&all)));
     let seconds = started.elapsed().as_secs_f64();
+    // Warnings of a pooled call cannot be told apart by article (they number segments of the pool),
+    // so a pool the engine warned about is redone one article at a time, like a pool that failed
+    // (which finds the input that broke it). Both are rare with real models.
+    let warned = !translator.take_warnings().is_empty();
     let out = match pooled {
-        Ok(Ok(out)) if out.len() == all.len() => out,
-        // Some input broke the pooled call: find it by translating one article at a time.
+        Ok(Ok(out)) if out.len() == all.len() && !warned => out,
         _ => {
             return group
                 .into_iter()
@@ -418,7 +421,7 @@ fn translate_pooled(plan: &Plan<'_>, engines: &mut Engines, group: Vec<Item>) ->
             let share = seconds * segs.len() as f64 / all.len().max(1) as f64;
             let mine: Vec<String> = out.by_ref().take(segs.len()).collect();
             (
-                assemble_translation(article, mine, info.clone(), share),
+                assemble_translation(article, mine, info.clone(), Vec::new(), share),
                 share,
             )
         })
@@ -635,9 +638,10 @@ mod tests {
     use crate::article::{Metadata, Paragraph};
     use crate::translate::{EngineInfo, TranslateError, Translator};
 
-    /// Upper-cases segments; fails on a segment containing BOOM, panics on PANIC.
+    /// Upper-cases segments; fails on a segment containing BOOM, panics on PANIC, warns about PANJANG.
     struct Shouty {
         calls: Arc<AtomicUsize>,
+        warnings: Vec<String>,
     }
 
     impl Translator for Shouty {
@@ -659,7 +663,16 @@ mod tests {
             if segments.iter().any(|s| s.contains("BOOM")) {
                 return Err(TranslateError::Engine("BOOM is untranslatable".into()));
             }
+            for (i, s) in segments.iter().enumerate() {
+                if s.contains("PANJANG") {
+                    self.warnings.push(format!("segment {} is long", i + 1));
+                }
+            }
             Ok(segments.iter().map(|s| s.to_uppercase()).collect())
+        }
+
+        fn take_warnings(&mut self) -> Vec<String> {
+            std::mem::take(&mut self.warnings)
         }
     }
 
@@ -703,6 +716,11 @@ mod tests {
             fs::write(p, format!("judul {i}\nkalimat satu {i}.\nkalimat dua.\n")).unwrap();
         }
         fs::write(input.join("d1/bad-boom.txt"), "judul\nini BOOM.\n").unwrap();
+        fs::write(
+            input.join("d1/long.txt"),
+            "judul x\nkalimat satu.\nini PANJANG.\n",
+        )
+        .unwrap();
         fs::write(input.join("d1/bad-panic.txt"), "judul\nini PANIC.\n").unwrap();
         fs::write(input.join("d2/empty.txt"), "").unwrap();
         fs::write(input.join("d2/big.txt"), "judul\n".repeat(100)).unwrap();
@@ -743,6 +761,7 @@ mod tests {
         let mut engines = Engines {
             translator: Some(Box::new(Shouty {
                 calls: calls.clone(),
+                warnings: vec![],
             })),
             summarizer: None,
             warnings: vec![],
@@ -770,7 +789,7 @@ mod tests {
         let fx = fixture();
         let calls = Arc::new(AtomicUsize::new(0));
         let first = run_once(&fx, false, &calls);
-        assert_eq!(first.len(), 44);
+        assert_eq!(first.len(), 45);
         // Walk order: sorted paths, depth first.
         let paths: Vec<&str> = first.iter().map(|e| e.path.as_str()).collect();
         let mut sorted = paths.clone();
@@ -794,7 +813,12 @@ mod tests {
             .unwrap()
             .contains("too large"));
         let ok: Vec<&Entry> = first.iter().filter(|e| e.status == Status::Ok).collect();
-        assert_eq!(ok.len(), 40);
+        assert_eq!(ok.len(), 41);
+        // The engine's warning reaches only the article it is about, numbered within it.
+        assert_eq!(status("d1/long.txt").warnings, ["segment 3 is long"]);
+        assert!(ok
+            .iter()
+            .all(|e| e.path == "d1/long.txt" || e.warnings.is_empty()));
         for e in &ok {
             let out = fs::read_to_string(fx.output.join(e.output.as_ref().unwrap())).unwrap();
             assert!(out.starts_with("JUDUL "), "{out}");
@@ -806,13 +830,13 @@ mod tests {
         // Nothing changed: everything done is skipped, the failures are retried.
         calls.store(0, Ordering::SeqCst);
         let second = run_once(&fx, false, &calls);
-        assert_eq!(second.len(), 44);
+        assert_eq!(second.len(), 45);
         assert_eq!(
             second
                 .iter()
                 .filter(|e| e.status == Status::Skipped)
                 .count(),
-            40
+            41
         );
         assert_eq!(
             second.iter().filter(|e| e.status == Status::Failed).count(),
@@ -830,7 +854,7 @@ mod tests {
             .collect();
         assert_eq!(redone, ["d0/a00.txt", "d1/a01.txt"]);
         let forced = run_once(&fx, true, &calls);
-        assert_eq!(forced.iter().filter(|e| e.status == Status::Ok).count(), 40);
+        assert_eq!(forced.iter().filter(|e| e.status == Status::Ok).count(), 41);
     }
 
     #[test]
@@ -866,6 +890,7 @@ mod tests {
         let mut engines = Engines {
             translator: Some(Box::new(Shouty {
                 calls: Arc::new(AtomicUsize::new(0)),
+                warnings: vec![],
             })),
             summarizer: None,
             warnings: vec![],

@@ -2,6 +2,7 @@
 //! `HF_HUB_CACHE`, `HF_ENDPOINT` and `HF_HUB_OFFLINE`) or a local directory or file the user names.
 
 pub mod hub;
+pub mod inventory;
 pub mod spec;
 
 use std::path::PathBuf;

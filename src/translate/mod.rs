@@ -5,6 +5,8 @@
 //! implementing the trait.
 
 pub mod llm;
+pub mod marian;
+pub mod raw;
 
 use serde::Serialize;
 
@@ -54,6 +56,12 @@ pub trait Translator: Send {
     /// Translate independent segments (sentences or lines); the result has one entry per input, in order.
     fn translate_segments(&mut self, segments: &[String]) -> Result<Vec<String>, TranslateError>;
 
+    /// What the user should know about the translations made since the last call (a sentence that had
+    /// to be split, an output that hit the length limit), drained.
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Translate a whole article. The default translates the title and every sentence as segments in one
     /// call (so the engine can batch them) and reassembles paragraphs.
     fn translate_article(&mut self, article: &Article) -> Result<Translation, TranslateError> {
@@ -64,6 +72,7 @@ pub trait Translator: Send {
             article,
             out,
             self.info(),
+            self.take_warnings(),
             started.elapsed().as_secs_f64(),
         ))
     }
@@ -92,11 +101,12 @@ pub fn article_segments(article: &Article) -> Vec<String> {
 }
 
 /// Rebuild an article's [`Translation`] from the translations of its [`article_segments`], in the same
-/// order; `seconds` is the time spent translating them.
+/// order, with the engine's `warnings` about them; `seconds` is the time spent translating them.
 pub fn assemble_translation(
     article: &Article,
     translated: Vec<String>,
     engine: EngineInfo,
+    warnings: Vec<String>,
     seconds: f64,
 ) -> Translation {
     let segments = usize::from(article.meta.title.is_some())
@@ -124,7 +134,7 @@ pub fn assemble_translation(
         title,
         paragraphs,
         engine,
-        warnings: Vec::new(),
+        warnings,
         stats: TranslateStats {
             segments,
             seconds,
@@ -143,4 +153,8 @@ pub fn build(args: &crate::cli::ModelArgs) -> Result<Box<dyn Translator>, crate:
 pub enum TranslateError {
     #[error("translation failed: {0}")]
     Engine(String),
+    #[error(transparent)]
+    Marian(#[from] marian::MarianError),
+    #[error("{path}: {reason}")]
+    Input { path: String, reason: String },
 }

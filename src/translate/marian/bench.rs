@@ -1,0 +1,217 @@
+//! `warta bench --engine marian`: decoding speed of a model of the real opus-mt-id-en shape (random
+//! weights, so no download), in the setting of the published anchors (`../shared/docs/anchors.md`):
+//! 32 source tokens → 40 target tokens with no early `</s>`, target tokens per second for batch 1, 8
+//! and 32 greedy and batch 8 with 4 beams.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use serde::Serialize;
+
+use super::config::{EarlyStopping, GenerationConfig, MarianConfig, TokenIds};
+use super::model::Marian;
+use super::search;
+
+/// `config.json` of Helsinki-NLP/opus-mt-id-en (vocabulary 54,796; pad/decoder start 54,795).
+pub fn opus_mt_id_en_config() -> MarianConfig {
+    MarianConfig {
+        vocab_size: 54796,
+        decoder_vocab_size: Some(54796),
+        max_position_embeddings: 512,
+        encoder_layers: 6,
+        encoder_ffn_dim: 2048,
+        encoder_attention_heads: 8,
+        decoder_layers: 6,
+        decoder_ffn_dim: 2048,
+        decoder_attention_heads: 8,
+        activation_function: "swish".into(),
+        d_model: 512,
+        decoder_start_token_id: 54795,
+        scale_embedding: true,
+        pad_token_id: Some(54795),
+        eos_token_id: Some(TokenIds::One(0)),
+        forced_eos_token_id: Some(TokenIds::One(0)),
+        share_encoder_decoder_embeddings: true,
+        tie_word_embeddings: true,
+    }
+}
+
+/// One measured setting.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    pub batch: usize,
+    pub beams: usize,
+    pub target_tokens: usize,
+    /// Median of the timed runs.
+    pub seconds: f64,
+    pub tokens_per_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub model: String,
+    pub source_tokens: usize,
+    pub target_tokens: usize,
+    pub threads: usize,
+    pub cpu: String,
+    pub load_average: String,
+    pub runs: usize,
+    pub rows: Vec<BenchRow>,
+}
+
+const SOURCE_TOKENS: usize = 32;
+const TARGET_TOKENS: usize = 40;
+
+/// Random weights in the layout of a `MarianMTModel` checkpoint.
+fn random_weights(c: &MarianConfig, dev: &Device) -> candle_core::Result<HashMap<String, Tensor>> {
+    let mut w = HashMap::new();
+    let d = c.d_model;
+    let mut put = |name: String, shape: &[usize], ones: bool| -> candle_core::Result<()> {
+        let t = if ones {
+            Tensor::ones(shape, DType::F32, dev)?
+        } else {
+            Tensor::randn(0f32, 0.05, shape, dev)?
+        };
+        w.insert(name, t);
+        Ok(())
+    };
+    put("model.shared.weight".into(), &[c.vocab_size, d], false)?;
+    let attn = |p: &str, put: &mut dyn FnMut(String, &[usize], bool) -> candle_core::Result<()>| {
+        for n in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+            put(format!("{p}.{n}.weight"), &[d, d], false)?;
+            put(format!("{p}.{n}.bias"), &[d], false)?;
+        }
+        Ok::<(), candle_core::Error>(())
+    };
+    for (side, layers, ffn) in [
+        ("encoder", c.encoder_layers, c.encoder_ffn_dim),
+        ("decoder", c.decoder_layers, c.decoder_ffn_dim),
+    ] {
+        for i in 0..layers {
+            let p = format!("model.{side}.layers.{i}");
+            attn(&format!("{p}.self_attn"), &mut put)?;
+            let mut norms = vec!["self_attn_layer_norm", "final_layer_norm"];
+            if side == "decoder" {
+                attn(&format!("{p}.encoder_attn"), &mut put)?;
+                norms.push("encoder_attn_layer_norm");
+            }
+            for n in norms {
+                put(format!("{p}.{n}.weight"), &[d], true)?;
+                put(format!("{p}.{n}.bias"), &[d], false)?;
+            }
+            put(format!("{p}.fc1.weight"), &[ffn, d], false)?;
+            put(format!("{p}.fc1.bias"), &[ffn], false)?;
+            put(format!("{p}.fc2.weight"), &[d, ffn], false)?;
+            put(format!("{p}.fc2.bias"), &[d], false)?;
+        }
+    }
+    Ok(w)
+}
+
+/// Run the benchmark: `runs` timed repetitions per setting after one warm-up.
+pub fn run(runs: usize, mut progress: impl FnMut(&str)) -> candle_core::Result<BenchReport> {
+    let runs = runs.max(1);
+    // Read before the runs: it says how busy the machine was before we added to it.
+    let load_average = std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let dev = Device::Cpu;
+    let config = opus_mt_id_en_config();
+    let weights = random_weights(&config, &dev)?;
+    let model = Marian::load(config.clone(), &weights, &dev)?;
+    drop(weights);
+    // </s> may not come before the 40th target token, and comes exactly there.
+    let gen = GenerationConfig {
+        num_beams: 1,
+        max_length: TARGET_TOKENS + 1,
+        min_length: TARGET_TOKENS,
+        length_penalty: 1.0,
+        early_stopping: EarlyStopping::No,
+        bad_words_ids: vec![vec![54795]],
+        forced_eos_token_id: Some(0),
+        renormalize_logits: false,
+        decoder_start_token_id: 54795,
+        eos_token_ids: vec![0],
+        pad_token_id: 54795,
+        ignored: Vec::new(),
+    };
+    let source = |seed: usize| -> Vec<u32> {
+        let mut ids: Vec<u32> = (0..SOURCE_TOKENS - 1)
+            .map(|i| (((seed * 7919 + i * 104_729) % 54_000) + 10) as u32)
+            .collect();
+        ids.push(0);
+        ids
+    };
+    let mut rows = Vec::new();
+    for (batch, beams) in [(1, 1), (8, 1), (32, 1), (8, 4)] {
+        progress(&format!("batch {batch}, beams {beams}"));
+        let sources: Vec<Vec<u32>> = (0..batch).map(source).collect();
+        let mut times = Vec::new();
+        for run in 0..=runs {
+            let t0 = Instant::now();
+            let out = search::generate(&model, &sources, &gen, beams)?;
+            let elapsed = t0.elapsed().as_secs_f64();
+            let produced: usize = out.iter().map(|o| o.len() - 1).sum();
+            if produced != batch * TARGET_TOKENS {
+                candle_core::bail!(
+                    "expected {} target tokens, got {produced}",
+                    batch * TARGET_TOKENS
+                );
+            }
+            if run > 0 {
+                times.push(elapsed);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let seconds = times[times.len() / 2];
+        let target_tokens = batch * TARGET_TOKENS;
+        rows.push(BenchRow {
+            batch,
+            beams,
+            target_tokens,
+            seconds,
+            tokens_per_s: target_tokens as f64 / seconds,
+        });
+    }
+    Ok(BenchReport {
+        model: "opus-mt-id-en shape (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocab 54796), random weights"
+            .into(),
+        source_tokens: SOURCE_TOKENS,
+        target_tokens: TARGET_TOKENS,
+        threads: candle_core::utils::get_num_threads(),
+        cpu: cpu_model(),
+        load_average,
+        runs,
+        rows,
+    })
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+impl BenchReport {
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "Marian: {}\n{} source -> {} target tokens (forced), {} threads, {}\nload average before: {}\n\n",
+            self.model, self.source_tokens, self.target_tokens, self.threads, self.cpu, self.load_average
+        );
+        s.push_str("batch  beams  target tok/s  seconds (median of runs)\n");
+        for r in &self.rows {
+            s.push_str(&format!(
+                "{:>5}  {:>5}  {:>12.1}  {:.3} ({} runs)\n",
+                r.batch, r.beams, r.tokens_per_s, r.seconds, self.runs
+            ));
+        }
+        s
+    }
+}

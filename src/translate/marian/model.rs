@@ -1,0 +1,653 @@
+//! The MarianMT transformer (`MarianMTModel` of `transformers`) in explicit candle tensor code.
+//!
+//! Post-norm encoder and decoder layers, sinusoidal positions (sin in the first half of each vector, cos
+//! in the second), embeddings scaled by √d_model when `scale_embedding`, an output layer tied to the
+//! embeddings (or not) plus `final_logits_bias`.
+//!
+//! Built for batched decoding on the CPU: a batch of padded source sentences goes through the encoder
+//! once with a padding mask; each decoder layer's cross-attention keys and values are computed once per
+//! batch and kept; the decoder runs one token per row per step with a self-attention KV cache. Beams of
+//! one sentence share its cross-attention K/V: their queries are stacked so the cross-attention is one
+//! matrix product per sentence and head instead of one per beam. Projection weights are stored
+//! transposed and contiguous (q, k, v fused for self-attention, k, v for cross-attention) so every
+//! projection is one plain row-major matmul over all rows of the batch.
+
+use candle_core::{DType, Device, IndexOp, Tensor};
+
+use super::config::{Activation, MarianConfig};
+
+type Result<T> = candle_core::Result<T>;
+
+const LAYER_NORM_EPS: f32 = 1e-5;
+
+/// Named tensors of a checkpoint (safetensors or PyTorch pickle), read on demand.
+pub trait WeightSource {
+    fn get(&self, name: &str) -> Result<Option<Tensor>>;
+}
+
+impl WeightSource for std::collections::HashMap<String, Tensor> {
+    fn get(&self, name: &str) -> Result<Option<Tensor>> {
+        Ok(std::collections::HashMap::get(self, name).cloned())
+    }
+}
+
+/// A linear layer as `y = x · Wᵀ + b`, with Wᵀ kept contiguous.
+#[derive(Debug, Clone)]
+struct Linear {
+    w_t: Tensor,
+    b: Tensor,
+}
+
+impl Linear {
+    /// `x`: `[rows, in]` → `[rows, out]`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.matmul(&self.w_t)?.broadcast_add(&self.b)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct LayerNorm {
+    w: Tensor,
+    b: Tensor,
+}
+
+impl LayerNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        candle_nn::ops::layer_norm(x, &self.w, &self.b, LAYER_NORM_EPS)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SelfAttention {
+    /// q, k, v fused; q's part pre-multiplied by head_dim^-½.
+    qkv: Linear,
+    out: Linear,
+    heads: usize,
+    head_dim: usize,
+}
+
+#[derive(Debug, Clone)]
+struct CrossAttention {
+    /// q pre-multiplied by head_dim^-½.
+    q: Linear,
+    /// k, v fused, applied to the encoder output once per batch.
+    kv: Linear,
+    out: Linear,
+    heads: usize,
+    head_dim: usize,
+}
+
+#[derive(Debug, Clone)]
+struct FeedForward {
+    fc1: Linear,
+    fc2: Linear,
+    act: Activation,
+}
+
+impl FeedForward {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let h = self.fc1.forward(x)?;
+        let h = match self.act {
+            Activation::Gelu => h.gelu_erf()?,
+            Activation::GeluTanh => h.gelu()?,
+            Activation::QuickGelu => (&h * candle_nn::ops::sigmoid(&(&h * 1.702)?)?)?,
+            Activation::Relu => h.relu()?,
+            Activation::Silu => h.silu()?,
+            Activation::Tanh => h.tanh()?,
+            Activation::Sigmoid => candle_nn::ops::sigmoid(&h)?,
+        };
+        self.fc2.forward(&h)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct EncoderLayer {
+    attn: SelfAttention,
+    attn_norm: LayerNorm,
+    ffn: FeedForward,
+    ffn_norm: LayerNorm,
+}
+
+#[derive(Debug, Clone)]
+struct DecoderLayer {
+    attn: SelfAttention,
+    attn_norm: LayerNorm,
+    cross: CrossAttention,
+    cross_norm: LayerNorm,
+    ffn: FeedForward,
+    ffn_norm: LayerNorm,
+}
+
+/// A loaded Marian model.
+#[derive(Debug, Clone)]
+pub struct Marian {
+    config: MarianConfig,
+    enc_embed: Tensor,
+    dec_embed: Tensor,
+    enc_positions: Tensor,
+    dec_positions: Tensor,
+    embed_scale: f64,
+    encoder: Vec<EncoderLayer>,
+    decoder: Vec<DecoderLayer>,
+    /// Output layer, transposed: `[d_model, target vocab]`.
+    lm_head_t: Tensor,
+    final_logits_bias: Tensor,
+    device: Device,
+}
+
+/// The encoded source batch and everything the decoder reuses at every step.
+pub struct EncoderState {
+    /// Per decoder layer: cross-attention keys and values, `[batch, heads, src_len, head_dim]`.
+    cross_kv: Vec<(Tensor, Tensor)>,
+    /// Additive padding mask, `[batch, 1, 1, src_len]` (0 for tokens, -inf for padding).
+    mask: Tensor,
+}
+
+impl EncoderState {
+    pub fn batch_size(&self) -> usize {
+        self.mask.dim(0).unwrap_or(0)
+    }
+
+    /// Keep only the batch entries `keep` (in that order).
+    pub fn select(&self, keep: &[u32]) -> Result<EncoderState> {
+        let idx = Tensor::new(keep, self.mask.device())?;
+        Ok(EncoderState {
+            cross_kv: self
+                .cross_kv
+                .iter()
+                .map(|(k, v)| Ok((k.index_select(&idx, 0)?, v.index_select(&idx, 0)?)))
+                .collect::<Result<_>>()?,
+            mask: self.mask.index_select(&idx, 0)?,
+        })
+    }
+}
+
+/// The decoder's self-attention cache: per layer, keys and values `[rows, heads, steps, head_dim]`.
+#[derive(Default)]
+pub struct DecoderCache {
+    kv: Vec<(Tensor, Tensor)>,
+    steps: usize,
+}
+
+impl DecoderCache {
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// Reorder (and drop) rows: row `i` of the new cache is row `rows[i]` of the old one.
+    pub fn select_rows(&mut self, rows: &[u32]) -> Result<()> {
+        if self.kv.is_empty() {
+            return Ok(());
+        }
+        let identity = rows.len() == self.kv[0].0.dim(0)?
+            && rows.iter().enumerate().all(|(i, &r)| i as u32 == r);
+        if identity {
+            return Ok(());
+        }
+        let idx = Tensor::new(rows, self.kv[0].0.device())?;
+        for (k, v) in self.kv.iter_mut() {
+            *k = k.index_select(&idx, 0)?;
+            *v = v.index_select(&idx, 0)?;
+        }
+        Ok(())
+    }
+}
+
+impl Marian {
+    /// Build the model from a checkpoint's tensors. Key names follow `MarianMTModel`'s state dict,
+    /// with or without the `model.` prefix; tied copies may be missing.
+    pub fn load(
+        config: MarianConfig,
+        weights: &dyn WeightSource,
+        device: &Device,
+    ) -> Result<Marian> {
+        config.validate().map_err(candle_core::Error::msg)?;
+        let act =
+            Activation::parse(&config.activation_function).map_err(candle_core::Error::msg)?;
+        let w = Weights {
+            src: weights,
+            device,
+        };
+        let d = config.d_model;
+        let vocab = config.vocab_size;
+        let target_vocab = config.target_vocab_size();
+        let enc_embed = if config.share_encoder_decoder_embeddings {
+            w.first(
+                &["model.shared.weight", "model.encoder.embed_tokens.weight"],
+                &[vocab, d],
+            )?
+        } else {
+            w.first(&["model.encoder.embed_tokens.weight"], &[vocab, d])?
+        };
+        let dec_embed = if config.share_encoder_decoder_embeddings {
+            enc_embed.clone()
+        } else {
+            w.first(&["model.decoder.embed_tokens.weight"], &[target_vocab, d])?
+        };
+        let lm_head = if config.tie_word_embeddings {
+            dec_embed.clone()
+        } else {
+            w.first(&["lm_head.weight"], &[target_vocab, d])?
+        };
+        let final_logits_bias = match w.optional("final_logits_bias", &[1, target_vocab])? {
+            Some(b) => b.reshape(target_vocab)?,
+            None => Tensor::zeros(target_vocab, DType::F32, device)?,
+        };
+        let positions = |side: &str| -> Result<Tensor> {
+            let name = format!("model.{side}.embed_positions.weight");
+            match w.optional(&name, &[config.max_position_embeddings, d])? {
+                Some(t) => Ok(t),
+                None => sinusoidal_positions(config.max_position_embeddings, d, device),
+            }
+        };
+        let encoder = (0..config.encoder_layers)
+            .map(|i| {
+                let p = format!("model.encoder.layers.{i}");
+                Ok(EncoderLayer {
+                    attn: w.self_attention(
+                        &format!("{p}.self_attn"),
+                        d,
+                        config.encoder_attention_heads,
+                    )?,
+                    attn_norm: w.layer_norm(&format!("{p}.self_attn_layer_norm"), d)?,
+                    ffn: w.ffn(&p, d, config.encoder_ffn_dim, act)?,
+                    ffn_norm: w.layer_norm(&format!("{p}.final_layer_norm"), d)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let decoder = (0..config.decoder_layers)
+            .map(|i| {
+                let p = format!("model.decoder.layers.{i}");
+                Ok(DecoderLayer {
+                    attn: w.self_attention(
+                        &format!("{p}.self_attn"),
+                        d,
+                        config.decoder_attention_heads,
+                    )?,
+                    attn_norm: w.layer_norm(&format!("{p}.self_attn_layer_norm"), d)?,
+                    cross: w.cross_attention(
+                        &format!("{p}.encoder_attn"),
+                        d,
+                        config.decoder_attention_heads,
+                    )?,
+                    cross_norm: w.layer_norm(&format!("{p}.encoder_attn_layer_norm"), d)?,
+                    ffn: w.ffn(&p, d, config.decoder_ffn_dim, act)?,
+                    ffn_norm: w.layer_norm(&format!("{p}.final_layer_norm"), d)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let embed_scale = if config.scale_embedding {
+            (d as f64).sqrt()
+        } else {
+            1.0
+        };
+        Ok(Marian {
+            enc_positions: positions("encoder")?,
+            dec_positions: positions("decoder")?,
+            lm_head_t: lm_head.t()?.contiguous()?,
+            enc_embed,
+            dec_embed,
+            embed_scale,
+            encoder,
+            decoder,
+            final_logits_bias,
+            device: device.clone(),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &MarianConfig {
+        &self.config
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Encode a batch of source sentences (token ids, `</s>` included, any lengths up to the position
+    /// limit). Rows are right-padded internally; padding never influences the real tokens.
+    pub fn encode(&self, batch: &[Vec<u32>]) -> Result<EncoderState> {
+        let b = batch.len();
+        let s = batch.iter().map(Vec::len).max().unwrap_or(0);
+        if b == 0 || s == 0 {
+            candle_core::bail!("cannot encode an empty batch or an empty sentence");
+        }
+        if s > self.config.max_position_embeddings {
+            candle_core::bail!(
+                "a source sentence of {s} tokens exceeds the model's {} positions",
+                self.config.max_position_embeddings
+            );
+        }
+        let pad = self.config.pad_token_id.unwrap_or(0);
+        let mut ids = Vec::with_capacity(b * s);
+        let mut mask = Vec::with_capacity(b * s);
+        for row in batch {
+            ids.extend_from_slice(row);
+            ids.extend(std::iter::repeat_n(pad, s - row.len()));
+            mask.extend(std::iter::repeat_n(0f32, row.len()));
+            mask.extend(std::iter::repeat_n(f32::NEG_INFINITY, s - row.len()));
+        }
+        let d = self.config.d_model;
+        let ids = Tensor::from_vec(ids, b * s, &self.device)?;
+        let mask = Tensor::from_vec(mask, (b, 1, 1, s), &self.device)?;
+        let x = (self.enc_embed.index_select(&ids, 0)? * self.embed_scale)?.reshape((b, s, d))?;
+        let x = x.broadcast_add(&self.enc_positions.narrow(0, 0, s)?)?;
+        let mut x = x.reshape((b * s, d))?;
+        for layer in &self.encoder {
+            let a = layer.attn.forward_full(&x, b, s, &mask)?;
+            x = layer.attn_norm.forward(&(x + a)?)?;
+            let f = layer.ffn.forward(&x)?;
+            x = layer.ffn_norm.forward(&(x + f)?)?;
+        }
+        let cross_kv = self
+            .decoder
+            .iter()
+            .map(|layer| layer.cross.keys_values(&x, b, s))
+            .collect::<Result<_>>()?;
+        Ok(EncoderState { cross_kv, mask })
+    }
+
+    /// One decoder step: `tokens` holds the last token of every row; rows are grouped by batch entry,
+    /// `rows / batch` consecutive rows (beams) per entry of `enc`. Returns logits `[rows, vocab]`.
+    pub fn decode_step(
+        &self,
+        tokens: &[u32],
+        enc: &EncoderState,
+        cache: &mut DecoderCache,
+    ) -> Result<Tensor> {
+        let n = tokens.len();
+        let b = enc.batch_size();
+        if b == 0 || n % b != 0 {
+            candle_core::bail!("{n} decoder rows do not divide into {b} batch entries");
+        }
+        let pos = cache.steps;
+        if pos >= self.config.max_position_embeddings {
+            candle_core::bail!(
+                "the translation reached the model's {} positions",
+                self.config.max_position_embeddings
+            );
+        }
+        let ids = Tensor::new(tokens, &self.device)?;
+        let x = (self.dec_embed.index_select(&ids, 0)? * self.embed_scale)?;
+        let mut x = x.broadcast_add(&self.dec_positions.i(pos)?)?;
+        let first = cache.kv.is_empty();
+        for (i, layer) in self.decoder.iter().enumerate() {
+            let (a, k, v) = layer.attn.forward_step(&x, cache.kv.get(i))?;
+            if first {
+                cache.kv.push((k, v));
+            } else {
+                cache.kv[i] = (k, v);
+            }
+            x = layer.attn_norm.forward(&(x + a)?)?;
+            let (ck, cv) = &enc.cross_kv[i];
+            let c = layer.cross.forward(&x, ck, cv, &enc.mask, n / b)?;
+            x = layer.cross_norm.forward(&(x + c)?)?;
+            let f = layer.ffn.forward(&x)?;
+            x = layer.ffn_norm.forward(&(x + f)?)?;
+        }
+        cache.steps += 1;
+        x.matmul(&self.lm_head_t)?
+            .broadcast_add(&self.final_logits_bias)
+    }
+}
+
+impl SelfAttention {
+    /// Full (encoder) self-attention over `[b*s, d]` with an additive key mask `[b, 1, 1, s]`.
+    fn forward_full(&self, x: &Tensor, b: usize, s: usize, mask: &Tensor) -> Result<Tensor> {
+        let (h, dh) = (self.heads, self.head_dim);
+        let qkv = self
+            .qkv
+            .forward(x)?
+            .reshape((b, s, 3, h, dh))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?;
+        let (q, k, v) = (qkv.i(0)?, qkv.i(1)?, qkv.i(2)?);
+        let scores = q.matmul(&k.t()?)?.broadcast_add(mask)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let out = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((b * s, h * dh))?;
+        self.out.forward(&out)
+    }
+
+    /// One decoder step over `[n, d]`: appends this step's keys and values to `past`, attends over all
+    /// of them (nothing in the past is masked). Returns the output and the grown cache.
+    fn forward_step(
+        &self,
+        x: &Tensor,
+        past: Option<&(Tensor, Tensor)>,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let n = x.dim(0)?;
+        let (h, dh) = (self.heads, self.head_dim);
+        let qkv = self
+            .qkv
+            .forward(x)?
+            .reshape((n, 3, h, 1, dh))?
+            .transpose(0, 1)?
+            .contiguous()?;
+        let (q, k, v) = (qkv.i(0)?, qkv.i(1)?, qkv.i(2)?);
+        let (k, v) = match past {
+            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
+            None => (k, v),
+        };
+        let scores = q.matmul(&k.t()?)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let out = probs.matmul(&v)?.reshape((n, h * dh))?;
+        Ok((self.out.forward(&out)?, k, v))
+    }
+}
+
+impl CrossAttention {
+    /// Keys and values of the encoder output `[b*s, d]`, as `[b, heads, s, head_dim]` each.
+    fn keys_values(&self, enc: &Tensor, b: usize, s: usize) -> Result<(Tensor, Tensor)> {
+        let (h, dh) = (self.heads, self.head_dim);
+        let kv = self
+            .kv
+            .forward(enc)?
+            .reshape((b, s, 2, h, dh))?
+            .permute((2, 0, 3, 1, 4))?
+            .contiguous()?;
+        Ok((kv.i(0)?, kv.i(1)?))
+    }
+
+    /// `x`: `[b*beams, d]`, grouped by batch entry. The beams of an entry are stacked as query rows
+    /// against that entry's keys.
+    fn forward(
+        &self,
+        x: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: &Tensor,
+        beams: usize,
+    ) -> Result<Tensor> {
+        let n = x.dim(0)?;
+        let b = n / beams;
+        let (h, dh) = (self.heads, self.head_dim);
+        let q = self
+            .q
+            .forward(x)?
+            .reshape((b, beams, h, dh))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let scores = q.matmul(&k.t()?)?.broadcast_add(mask)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let out = probs
+            .matmul(v)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((n, h * dh))?;
+        self.out.forward(&out)
+    }
+}
+
+/// The sinusoidal table of `MarianSinusoidalPositionalEmbedding`: computed in f64 like numpy, then
+/// rounded to f32; sin features first, cos features after.
+pub fn sinusoidal_positions(n_pos: usize, dim: usize, device: &Device) -> Result<Tensor> {
+    let sentinel = dim / 2 + dim % 2;
+    let mut out = vec![0f32; n_pos * dim];
+    for pos in 0..n_pos {
+        let row = &mut out[pos * dim..(pos + 1) * dim];
+        for j in 0..dim {
+            let angle = pos as f64 / 10000f64.powf(2.0 * (j / 2) as f64 / dim as f64);
+            if j % 2 == 0 {
+                row[j / 2] = angle.sin() as f32;
+            } else {
+                row[sentinel + j / 2] = angle.cos() as f32;
+            }
+        }
+    }
+    Tensor::from_vec(out, (n_pos, dim), device)
+}
+
+/// Checkpoint access with shape checks and the name variants checkpoints use.
+struct Weights<'a> {
+    src: &'a dyn WeightSource,
+    device: &'a Device,
+}
+
+impl Weights<'_> {
+    fn optional(&self, name: &str, shape: &[usize]) -> Result<Option<Tensor>> {
+        let bare = name.strip_prefix("model.");
+        let found = match self.src.get(name)? {
+            Some(t) => Some(t),
+            None => match bare {
+                Some(b) => self.src.get(b)?,
+                None => None,
+            },
+        };
+        let Some(t) = found else { return Ok(None) };
+        if t.dims() != shape {
+            candle_core::bail!(
+                "tensor {name} has shape {:?}, the config implies {shape:?}",
+                t.dims()
+            );
+        }
+        Ok(Some(t.to_dtype(DType::F32)?.to_device(self.device)?))
+    }
+
+    fn first(&self, names: &[&str], shape: &[usize]) -> Result<Tensor> {
+        for name in names {
+            if let Some(t) = self.optional(name, shape)? {
+                return Ok(t);
+            }
+        }
+        candle_core::bail!("the checkpoint has no tensor {}", names.join(" or "))
+    }
+
+    fn linear_parts(&self, p: &str, d_in: usize, d_out: usize) -> Result<(Tensor, Tensor)> {
+        Ok((
+            self.first(&[&format!("{p}.weight")], &[d_out, d_in])?,
+            self.first(&[&format!("{p}.bias")], &[d_out])?,
+        ))
+    }
+
+    /// Linear layers applied to the same input, fused along the output dimension; the first one's
+    /// weights and bias multiplied by `first_scale`.
+    fn fused(
+        &self,
+        names: &[String],
+        d_in: usize,
+        d_out: usize,
+        first_scale: f64,
+    ) -> Result<Linear> {
+        let mut ws = Vec::new();
+        let mut bs = Vec::new();
+        for (i, p) in names.iter().enumerate() {
+            let (w, b) = self.linear_parts(p, d_in, d_out)?;
+            if i == 0 && first_scale != 1.0 {
+                ws.push((w * first_scale)?);
+                bs.push((b * first_scale)?);
+            } else {
+                ws.push(w);
+                bs.push(b);
+            }
+        }
+        Ok(Linear {
+            w_t: Tensor::cat(&ws, 0)?.t()?.contiguous()?,
+            b: Tensor::cat(&bs, 0)?,
+        })
+    }
+
+    fn linear(&self, p: &str, d_in: usize, d_out: usize) -> Result<Linear> {
+        self.fused(&[p.to_string()], d_in, d_out, 1.0)
+    }
+
+    fn self_attention(&self, p: &str, d: usize, heads: usize) -> Result<SelfAttention> {
+        let head_dim = d / heads;
+        let names = ["q_proj", "k_proj", "v_proj"].map(|n| format!("{p}.{n}"));
+        Ok(SelfAttention {
+            qkv: self.fused(&names, d, d, (head_dim as f64).powf(-0.5))?,
+            out: self.linear(&format!("{p}.out_proj"), d, d)?,
+            heads,
+            head_dim,
+        })
+    }
+
+    fn cross_attention(&self, p: &str, d: usize, heads: usize) -> Result<CrossAttention> {
+        let head_dim = d / heads;
+        let names = ["k_proj", "v_proj"].map(|n| format!("{p}.{n}"));
+        Ok(CrossAttention {
+            q: self.fused(&[format!("{p}.q_proj")], d, d, (head_dim as f64).powf(-0.5))?,
+            kv: self.fused(&names, d, d, 1.0)?,
+            out: self.linear(&format!("{p}.out_proj"), d, d)?,
+            heads,
+            head_dim,
+        })
+    }
+
+    fn layer_norm(&self, p: &str, d: usize) -> Result<LayerNorm> {
+        Ok(LayerNorm {
+            w: self.first(&[&format!("{p}.weight")], &[d])?,
+            b: self.first(&[&format!("{p}.bias")], &[d])?,
+        })
+    }
+
+    fn ffn(&self, p: &str, d: usize, ffn: usize, act: Activation) -> Result<FeedForward> {
+        Ok(FeedForward {
+            fc1: self.linear(&format!("{p}.fc1"), d, ffn)?,
+            fc2: self.linear(&format!("{p}.fc2"), ffn, d)?,
+            act,
+        })
+    }
+}
+
+/// Log-softmax of one row of logits, in place (the same arithmetic order as a plain reference: max,
+/// sum of exponentials, subtract).
+pub fn log_softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if max == f32::NEG_INFINITY {
+        return;
+    }
+    let sum: f32 = row.iter().map(|&x| (x - max).exp()).sum();
+    let log_sum = sum.ln();
+    for x in row.iter_mut() {
+        *x = *x - max - log_sum;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sinusoidal_layout_matches_marian() {
+        let t = sinusoidal_positions(3, 4, &Device::Cpu).unwrap();
+        let rows = t.to_vec2::<f32>().unwrap();
+        // Position 0: sin 0 = 0 (first half), cos 0 = 1 (second half).
+        assert_eq!(rows[0], vec![0.0, 0.0, 1.0, 1.0]);
+        // Position 1: sin(1), sin(1/100), cos(1), cos(1/100).
+        let want = [1f64.sin(), 0.01f64.sin(), 1f64.cos(), 0.01f64.cos()].map(|x| x as f32);
+        assert_eq!(rows[1], want.to_vec());
+    }
+
+    #[test]
+    fn log_softmax_rows() {
+        let mut row = vec![1.0f32, 2.0, 3.0, f32::NEG_INFINITY];
+        log_softmax_in_place(&mut row);
+        let total: f32 = row.iter().map(|x| x.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-6);
+        assert_eq!(row[3], f32::NEG_INFINITY);
+    }
+}

@@ -1,0 +1,382 @@
+//! Batched greedy and beam search, step for step what `transformers`' `generate` does for Marian.
+//!
+//! Logits processors, in the library's order: bad words (the pad token: never generated), minimum
+//! length (no `</s>` before it), forced `</s>` at the last position, optional renormalisation. Greedy
+//! takes the first maximum. Beam search follows the library's vectorised implementation (5.x): keep
+//! the top `2 × beams` continuations over all beams of a sentence, finished ones (`</s>` or the length
+//! limit) among the top `beams` become hypotheses scored `sum_logprobs / generated_len^length_penalty`,
+//! the best unfinished ones run on, and a sentence stops by the `early_stopping` rule.
+//!
+//! Sentences of a batch never influence each other's result, so a sentence that is done leaves the
+//! batch at once: its rows, its cache rows and its encoder state are dropped and later steps are
+//! cheaper.
+
+use candle_core::Tensor;
+
+use super::config::{EarlyStopping, GenerationConfig};
+use super::model::{log_softmax_in_place, DecoderCache, Marian};
+
+type Result<T> = candle_core::Result<T>;
+
+/// A penalty HF adds (in f32) to scores that must not be chosen.
+const NEG_LARGE: f32 = -1.0e9;
+
+/// Generate target ids for each source (ids with `</s>`); every result starts with the decoder start
+/// token and ends with `</s>` unless it ran into the length limit without a forced end.
+pub fn generate(
+    model: &Marian,
+    sources: &[Vec<u32>],
+    gen: &GenerationConfig,
+    num_beams: usize,
+) -> Result<Vec<Vec<u32>>> {
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The decoder cannot go past its position table.
+    let mut gen = gen.clone();
+    gen.max_length = gen.max_length.min(model.config().max_position_embeddings);
+    if num_beams <= 1 {
+        greedy(model, sources, &gen)
+    } else {
+        beam(model, sources, &gen, num_beams)
+    }
+}
+
+/// Apply the logits processors to one row. `seq` is the row's sequence so far.
+fn process(row: &mut [f32], seq: &[u32], gen: &GenerationConfig, log_probs: bool) {
+    let cur_len = seq.len();
+    for bad in &gen.bad_words_ids {
+        let Some((&last, prefix)) = bad.split_last() else {
+            continue;
+        };
+        if prefix.is_empty() && gen.eos_token_ids.contains(&last) {
+            continue; // the library never bans a lone </s>
+        }
+        if seq.ends_with(prefix) {
+            if let Some(x) = row.get_mut(last as usize) {
+                *x = f32::NEG_INFINITY;
+            }
+        }
+    }
+    if cur_len < gen.min_length {
+        for &eos in &gen.eos_token_ids {
+            if let Some(x) = row.get_mut(eos as usize) {
+                *x = f32::NEG_INFINITY;
+            }
+        }
+    }
+    if let Some(eos) = gen.forced_eos_token_id {
+        if cur_len + 1 == gen.max_length && (eos as usize) < row.len() {
+            row.fill(f32::NEG_INFINITY);
+            row[eos as usize] = 0.0;
+        }
+    }
+    if log_probs && gen.renormalize_logits {
+        log_softmax_in_place(row);
+    }
+}
+
+fn logits_rows(logits: &Tensor) -> Result<(Vec<f32>, usize)> {
+    let vocab = logits.dim(1)?;
+    Ok((logits.flatten_all()?.to_vec1::<f32>()?, vocab))
+}
+
+fn greedy(model: &Marian, sources: &[Vec<u32>], gen: &GenerationConfig) -> Result<Vec<Vec<u32>>> {
+    let mut enc = model.encode(sources)?;
+    let mut cache = DecoderCache::default();
+    let mut seqs: Vec<Vec<u32>> = vec![vec![gen.decoder_start_token_id]; sources.len()];
+    // Batch entries still running, in row order.
+    let mut active: Vec<usize> = (0..sources.len()).collect();
+    while !active.is_empty() {
+        let last: Vec<u32> = active
+            .iter()
+            .map(|&i| *seqs[i].last().unwrap_or(&0))
+            .collect();
+        let logits = model.decode_step(&last, &enc, &mut cache)?;
+        let (mut flat, vocab) = logits_rows(&logits)?;
+        let mut keep = Vec::with_capacity(active.len());
+        for (r, &i) in active.iter().enumerate() {
+            let row = &mut flat[r * vocab..(r + 1) * vocab];
+            process(row, &seqs[i], gen, false);
+            let token = argmax(row);
+            seqs[i].push(token);
+            let done = gen.eos_token_ids.contains(&token) || seqs[i].len() >= gen.max_length;
+            if !done {
+                keep.push(r as u32);
+            }
+        }
+        if keep.len() < active.len() {
+            active = keep.iter().map(|&r| active[r as usize]).collect();
+            if !active.is_empty() {
+                enc = enc.select(&keep)?;
+                cache.select_rows(&keep)?;
+            }
+        }
+    }
+    Ok(seqs)
+}
+
+/// Index of the first maximum (`torch.argmax`).
+fn argmax(row: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in row.iter().enumerate() {
+        if x > row[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+struct Hyp {
+    seq: Vec<u32>,
+    score: f32,
+}
+
+/// The beam state of one sentence.
+struct Sentence {
+    running: Vec<Hyp>,
+    /// Finished hypotheses, best first, at most `num_beams`.
+    finished: Vec<Hyp>,
+    /// `is_early_stop_heuristic_unsatisfied`: a running beam may still beat a finished one.
+    improvable: bool,
+    done: bool,
+}
+
+fn beam(
+    model: &Marian,
+    sources: &[Vec<u32>],
+    gen: &GenerationConfig,
+    nb: usize,
+) -> Result<Vec<Vec<u32>>> {
+    let enc0 = model.encode(sources)?;
+    let start = gen.decoder_start_token_id;
+    let mut sentences: Vec<Sentence> = (0..sources.len())
+        .map(|_| Sentence {
+            // Only the first beam is live at first; the others start at -1e9 so the first step
+            // does not pick the same token nb times.
+            running: (0..nb)
+                .map(|j| Hyp {
+                    seq: vec![start],
+                    score: if j == 0 { 0.0 } else { NEG_LARGE },
+                })
+                .collect(),
+            finished: Vec::new(),
+            improvable: true,
+            done: false,
+        })
+        .collect();
+    // The first step has identical rows per sentence; it still runs nb rows so the cache layout
+    // (sentence-major, nb rows each) holds from the start.
+    let mut enc = enc0;
+    let mut cache = DecoderCache::default();
+    let mut active: Vec<usize> = (0..sources.len()).collect();
+    let keep_k = (2usize).max(1 + gen.eos_token_ids.len()) * nb;
+    let lp = gen.length_penalty;
+    let mut cur_len = 1usize;
+    while !active.is_empty() {
+        let last: Vec<u32> = active
+            .iter()
+            .flat_map(|&i| {
+                sentences[i]
+                    .running
+                    .iter()
+                    .map(|h| *h.seq.last().unwrap_or(&start))
+            })
+            .collect();
+        let logits = model.decode_step(&last, &enc, &mut cache)?;
+        let (mut flat, vocab) = logits_rows(&logits)?;
+        let mut row_select: Vec<u32> = Vec::with_capacity(last.len());
+        let mut still: Vec<usize> = Vec::with_capacity(active.len());
+        let mut still_pos: Vec<u32> = Vec::with_capacity(active.len());
+        for (a, &i) in active.iter().enumerate() {
+            let s = &mut sentences[i];
+            // Accumulated log-probabilities of every continuation of every beam.
+            let mut top: Vec<(f32, usize)> = Vec::with_capacity(keep_k + 1);
+            for (j, hyp) in s.running.iter().enumerate() {
+                let r = a * nb + j;
+                let row = &mut flat[r * vocab..(r + 1) * vocab];
+                log_softmax_in_place(row);
+                process(row, &hyp.seq, gen, true);
+                for (t, &x) in row.iter().enumerate() {
+                    let score = x + hyp.score;
+                    push_top(&mut top, keep_k, (score, j * vocab + t));
+                }
+            }
+            let cands: Vec<(f32, usize, u32, bool)> = top
+                .iter()
+                .map(|&(score, idx)| {
+                    let (j, t) = (idx / vocab, (idx % vocab) as u32);
+                    let hit = gen.eos_token_ids.contains(&t) || cur_len + 1 >= gen.max_length;
+                    (score, j, t, hit)
+                })
+                .collect();
+            // Finished candidates among the top nb become hypotheses (if they may still count).
+            let blocked = !s.improvable
+                || (gen.early_stopping == EarlyStopping::Yes && s.finished.len() == nb);
+            if !blocked {
+                let norm = ((cur_len) as f64).powf(lp) as f32;
+                for &(score, j, t, hit) in cands.iter().take(nb) {
+                    if hit {
+                        let mut seq = s.running[j].seq.clone();
+                        seq.push(t);
+                        add_finished(
+                            &mut s.finished,
+                            Hyp {
+                                seq,
+                                score: score / norm,
+                            },
+                            nb,
+                        );
+                    }
+                }
+            }
+            // The best unfinished continuations run on (finished ones sink by -1e9).
+            let mut next: Vec<(f32, usize, u32, usize)> = cands
+                .iter()
+                .enumerate()
+                .map(|(k, &(score, j, t, hit))| {
+                    (if hit { score + NEG_LARGE } else { score }, j, t, k)
+                })
+                .collect();
+            next.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.3.cmp(&y.3)));
+            next.truncate(nb);
+            let running: Vec<Hyp> = next
+                .iter()
+                .map(|&(score, j, t, _)| {
+                    let mut seq = s.running[j].seq.clone();
+                    seq.push(t);
+                    Hyp { seq, score }
+                })
+                .collect();
+            let sources_rows: Vec<u32> = next
+                .iter()
+                .map(|&(_, j, _, _)| (a * nb + j) as u32)
+                .collect();
+            s.running = running;
+            // Can a running beam still beat the worst finished hypothesis?
+            let next_len = cur_len + 1;
+            if s.improvable && s.finished.len() == nb {
+                let best_len = if gen.early_stopping == EarlyStopping::Never && lp > 0.0 {
+                    gen.max_length - 1
+                } else {
+                    next_len - 1
+                };
+                let best = s.running[0].score / ((best_len as f64).powf(lp) as f32);
+                let worst = s
+                    .finished
+                    .iter()
+                    .map(|h| h.score)
+                    .fold(f32::INFINITY, f32::min);
+                s.improvable = best > worst;
+            }
+            s.done = !s.improvable
+                || (gen.early_stopping == EarlyStopping::Yes && s.finished.len() == nb)
+                || next_len >= gen.max_length;
+            if !s.done {
+                still.push(i);
+                still_pos.push(a as u32);
+                row_select.extend(sources_rows);
+            }
+        }
+        cur_len += 1;
+        if still.len() < active.len() && !still.is_empty() {
+            enc = enc.select(&still_pos)?;
+        }
+        active = still;
+        if !active.is_empty() {
+            cache.select_rows(&row_select)?;
+        }
+    }
+    Ok(sentences
+        .into_iter()
+        .map(|s| match s.finished.into_iter().next() {
+            Some(h) => h.seq,
+            None => s
+                .running
+                .into_iter()
+                .next()
+                .map(|h| h.seq)
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Keep the `k` best (score desc, then index asc) in `top`, sorted.
+fn push_top(top: &mut Vec<(f32, usize)>, k: usize, item: (f32, usize)) {
+    if top.len() == k {
+        let worst = top[k - 1];
+        if !(item.0 > worst.0) {
+            return; // equal scores keep the earlier index
+        }
+    }
+    let pos = top.partition_point(|x| x.0 >= item.0);
+    top.insert(pos, item);
+    top.truncate(k);
+}
+
+/// Insert a finished hypothesis, keeping the best `n` (ties keep the earlier one first).
+fn add_finished(finished: &mut Vec<Hyp>, hyp: Hyp, n: usize) {
+    let pos = finished.partition_point(|h| h.score >= hyp.score);
+    if pos < n {
+        finished.insert(pos, hyp);
+        finished.truncate(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_keeps_order_and_first_index_on_ties() {
+        let mut top = Vec::new();
+        for (i, s) in [1.0f32, 3.0, 2.0, 3.0, f32::NEG_INFINITY, 5.0]
+            .into_iter()
+            .enumerate()
+        {
+            push_top(&mut top, 3, (s, i));
+        }
+        assert_eq!(top, vec![(5.0, 5), (3.0, 1), (3.0, 3)]);
+    }
+
+    #[test]
+    fn argmax_takes_the_first_maximum() {
+        assert_eq!(argmax(&[0.0, 2.0, 2.0, -1.0]), 1);
+        assert_eq!(argmax(&[f32::NEG_INFINITY, f32::NEG_INFINITY]), 0);
+    }
+
+    #[test]
+    fn processors() {
+        let gen = GenerationConfig {
+            num_beams: 1,
+            max_length: 5,
+            min_length: 3,
+            length_penalty: 1.0,
+            early_stopping: EarlyStopping::No,
+            bad_words_ids: vec![vec![4], vec![1, 2], vec![0]],
+            forced_eos_token_id: Some(0),
+            renormalize_logits: false,
+            decoder_start_token_id: 4,
+            eos_token_ids: vec![0],
+            pad_token_id: 4,
+            ignored: vec![],
+        };
+        let mut row = vec![1.0f32; 5];
+        process(&mut row, &[4, 1], &gen, false);
+        // pad banned, 2 banned after 1, </s> banned below min_length; a lone [0] is never banned.
+        assert_eq!(
+            row,
+            vec![
+                f32::NEG_INFINITY,
+                1.0,
+                f32::NEG_INFINITY,
+                1.0,
+                f32::NEG_INFINITY
+            ]
+        );
+        let mut row = vec![1.0f32; 5];
+        process(&mut row, &[4, 1, 3, 3], &gen, false);
+        assert_eq!(row[0], 0.0);
+        assert!(row[1..].iter().all(|x| *x == f32::NEG_INFINITY));
+    }
+}
