@@ -399,12 +399,10 @@ fn translate_pooled(plan: &Plan<'_>, engines: &mut Engines, group: Vec<Item>) ->
     let started = Instant::now();
     let pooled = catch_unwind(AssertUnwindSafe(|| translator.translate_segments(&all)));
     let seconds = started.elapsed().as_secs_f64();
-    // Warnings of a pooled call cannot be told apart by article (they number segments of the pool),
-    // so a pool the engine warned about is redone one article at a time, like a pool that failed
-    // (which finds the input that broke it). Both are rare with real models.
-    let warned = !translator.take_warnings().is_empty();
+    let pool_warnings = translator.take_warnings();
     let out = match pooled {
-        Ok(Ok(out)) if out.len() == all.len() && !warned => out,
+        Ok(Ok(out)) if out.len() == all.len() => out,
+        // Some input broke the pooled call: find it by translating one article at a time.
         _ => {
             return group
                 .into_iter()
@@ -412,6 +410,18 @@ fn translate_pooled(plan: &Plan<'_>, engines: &mut Engines, group: Vec<Item>) ->
                 .collect()
         }
     };
+    // The engine's warnings about a pooled call do not say which article they concern: each article
+    // of the pool gets them, saying so.
+    let others = articles.len() - 1;
+    let pool_warnings: Vec<String> = pool_warnings
+        .iter()
+        .map(|w| {
+            format!(
+                "{w} (this article was translated in one batch with {others} others; the warning may \
+                 concern any of them)"
+            )
+        })
+        .collect();
     let info = translator.info();
     let mut out = out.into_iter();
     let translations: Vec<(Translation, f64)> = articles
@@ -421,7 +431,7 @@ fn translate_pooled(plan: &Plan<'_>, engines: &mut Engines, group: Vec<Item>) ->
             let share = seconds * segs.len() as f64 / all.len().max(1) as f64;
             let mine: Vec<String> = out.by_ref().take(segs.len()).collect();
             (
-                assemble_translation(article, mine, info.clone(), Vec::new(), share),
+                assemble_translation(article, mine, info.clone(), pool_warnings.clone(), share),
                 share,
             )
         })
@@ -814,11 +824,16 @@ mod tests {
             .contains("too large"));
         let ok: Vec<&Entry> = first.iter().filter(|e| e.status == Status::Ok).collect();
         assert_eq!(ok.len(), 41);
-        // The engine's warning reaches only the article it is about, numbered within it.
-        assert_eq!(status("d1/long.txt").warnings, ["segment 3 is long"]);
-        assert!(ok
-            .iter()
-            .all(|e| e.path == "d1/long.txt" || e.warnings.is_empty()));
+        // The engine's warning reaches the article (alone, or with the others of its pool, saying so).
+        let long = &status("d1/long.txt").warnings;
+        assert_eq!(long.len(), 1, "{long:?}");
+        assert!(
+            long[0] == "segment 3 is long"
+                || long[0].contains("is long (this article was translated in one batch with"),
+            "{long:?}"
+        );
+        let warned = ok.iter().filter(|e| !e.warnings.is_empty()).count();
+        assert!((1..=4).contains(&warned), "{warned}");
         for e in &ok {
             let out = fs::read_to_string(fx.output.join(e.output.as_ref().unwrap())).unwrap();
             assert!(out.starts_with("JUDUL "), "{out}");
