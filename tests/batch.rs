@@ -624,3 +624,91 @@ fn runs_that_cannot_start_exit_1_with_a_reason() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains(nope), "{}", stderr(&out));
 }
+
+/// Send `signal` (e.g. "INT") to a process.
+#[cfg(unix)]
+fn signal(pid: u32, signal: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{signal} {pid}");
+}
+
+/// Wait for a child, at most `limit`.
+fn wait_for(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_cleanly_prints_how_to_resume_and_twice_quits_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let output = tmp.path().join("out");
+    let good = short_articles(&input, 120);
+    for presses in [1, 2] {
+        let mut cmd = batch(tmp.path());
+        cmd.arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .args(["--no-summary", "--jobs", "2", "--force"]);
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let before = complete_lines(&output).len();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while complete_lines(&output).len() < before + 2 {
+            assert!(child.try_wait().unwrap().is_none(), "ended too early");
+            assert!(Instant::now() < deadline, "no progress within 300 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for _ in 0..presses {
+            signal(child.id(), "INT");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let status = wait_for(&mut child, Duration::from_secs(300));
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(130), "{err}");
+        // The resume command is the same command without --force.
+        assert!(err.contains("to resume, run:"), "{err}");
+        assert!(err.contains(" batch --model "), "{err}");
+        let resume_line = err
+            .lines()
+            .skip_while(|l| !l.contains("to resume, run:"))
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        assert!(!resume_line.contains("--force"), "{resume_line}");
+        let lines = manifest(&output);
+        assert!(lines.len() < before + good.len(), "the run was not stopped");
+        assert!(temporaries(&output).is_empty());
+        assert!(!output.join(".warta-batch.lock").exists(), "{err}");
+        // Every output there is whole: it has a manifest line or is about to be redone.
+        for o in outputs(&output) {
+            assert!(!fs::read_to_string(output.join(&o)).unwrap().is_empty());
+        }
+    }
+    let mut cmd = batch(tmp.path());
+    cmd.arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .args(["--no-summary", "--jobs", "2"]);
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(last_by_path(&manifest(&output)).len(), good.len());
+}

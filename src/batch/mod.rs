@@ -334,7 +334,7 @@ pub fn run(args: &BatchArgs, global: &GlobalArgs) -> crate::Result<ExitCode> {
     interrupt::uninstall();
     drop(lock);
     if end == stages::End::Interrupted {
-        eprintln!("warta: interrupted; nothing partial was written. To resume, run:\n  {resume}");
+        eprintln!("warta: interrupted; nothing partial was written; to resume, run:\n  {resume}");
         return Ok(ExitCode::from(interrupt::EXIT_INTERRUPTED));
     }
     Ok(if progress.counts().failed > 0 {

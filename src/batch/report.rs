@@ -50,7 +50,7 @@ impl Progress {
         let bar = (verbosity == Verbosity::Bar).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} files · ETA {eta} · {msg}",
+                "{spinner} {elapsed_precise} [{bar:25}] {pos}/{len} files · ETA {eta} · {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -176,13 +176,13 @@ impl Progress {
         let st = self.state();
         let elapsed = self.started.elapsed();
         let seen = st.ok + st.failed + st.skipped;
-        let of = if interrupted {
+        let scope = if interrupted {
             format!("{seen} of {} files before the interruption", st.total)
         } else {
             format!("{seen} files")
         };
         eprintln!(
-            "warta: batch {} in {}: {} ok, {} failed, {} skipped (already done) of {of}; {:.1} \
+            "warta: batch {} after {}: {scope}: {} ok, {} failed, {} skipped (already done); {:.1} \
              articles/min",
             if interrupted { "stopped" } else { "finished" },
             duration(elapsed),
