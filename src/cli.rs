@@ -243,7 +243,8 @@ content and settings are skipped; --force redoes them.
 Exit status:
   0    every file done (translated now, or already done)
   3    the run finished, but some files failed (see the report and the manifest)
-  1    the run could not start: bad arguments, model missing, OUTPUT_DIR locked by another run
+  1    the run could not start (bad arguments, model missing, OUTPUT_DIR locked by
+       another run) or could not go on (the manifest cannot be written)
   130  interrupted (Ctrl-C or SIGTERM); nothing partial was written";
 
 #[derive(Debug, Args, Clone)]

@@ -376,6 +376,19 @@ fn complete_lines(dir: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// Wait (generously) until a running batch has written `n` manifest lines into `output`.
+fn wait_for_lines(child: &mut std::process::Child, output: &Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while complete_lines(output).len() < n {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be interrupted; give it more files"
+        );
+        assert!(Instant::now() < deadline, "no progress within 300 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_killed_run_resumes_without_redoing_or_leaving_partial_files_and_holds_its_lock() {
     let tmp = tempfile::tempdir().unwrap();
@@ -400,15 +413,7 @@ fn a_killed_run_resumes_without_redoing_or_leaving_partial_files_and_holds_its_l
         .unwrap();
 
     // Wait (generously) until the run holds its lock and has finished a few files.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while complete_lines(&output).len() < 3 {
-        assert!(
-            first.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        assert!(Instant::now() < deadline, "no progress within 300 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_lines(&mut first, &output, 3);
     let lock = fs::read_to_string(output.join(".warta-batch.lock")).unwrap();
     assert!(lock.contains(&format!("\"pid\":{}", first.id())), "{lock}");
 
@@ -670,12 +675,7 @@ fn ctrl_c_stops_cleanly_prints_how_to_resume_and_twice_quits_at_once() {
             .spawn()
             .unwrap();
         let before = complete_lines(&output).len();
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while complete_lines(&output).len() < before + 2 {
-            assert!(child.try_wait().unwrap().is_none(), "ended too early");
-            assert!(Instant::now() < deadline, "no progress within 300 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_lines(&mut child, &output, before + 2);
         for _ in 0..presses {
             signal(child.id(), "INT");
             std::thread::sleep(Duration::from_millis(100));

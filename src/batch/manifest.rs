@@ -259,11 +259,6 @@ impl Writer {
         // An `Entry` holds only strings, numbers and lists: serialising it cannot fail.
         serde_json::to_writer(&mut self.buf, entry).unwrap_or_default();
         self.buf.push(b'\n');
-        self.append_raw_line()
-    }
-
-    /// Append a line already serialised (ending in a newline) in `self.buf`.
-    fn append_raw_line(&mut self) -> Result<(), BatchError> {
         self.file
             .write_all(&self.buf)
             .map_err(|source| BatchError::Manifest {

@@ -65,14 +65,7 @@ pub fn run(args: &BatchArgs, global: &GlobalArgs, verbosity: Verbosity) -> crate
                 .into(),
         )
     })?;
-    fs::create_dir_all(out).map_err(|source| BatchError::OutputDir {
-        path: out.to_path_buf(),
-        source,
-    })?;
-    let out = fs::canonicalize(out).map_err(|source| BatchError::OutputDir {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    let out = super::create_output_dir(out)?;
     let (_lock, lock_warning) = super::lock::Lock::acquire(&out)?;
     if let Some(w) = lock_warning {
         note(&w);
@@ -83,6 +76,13 @@ pub fn run(args: &BatchArgs, global: &GlobalArgs, verbosity: Verbosity) -> crate
         let dir = fs::canonicalize(dir).map_err(|_| BatchError::NoManifest { dir: dir.clone() })?;
         if !dir.join(manifest::FILE_NAME).is_file() {
             return Err(BatchError::NoManifest { dir }.into());
+        }
+        if dir != out && dir.join(super::lock::FILE_NAME).exists() {
+            note(&format!(
+                "{}: a `warta batch` run may still be writing here (its lock file exists); its \
+                 manifest is merged as it is now",
+                dir.display()
+            ));
         }
         let info = RunInfo::read(&dir);
         let shard = info

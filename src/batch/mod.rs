@@ -330,9 +330,9 @@ pub fn run(args: &BatchArgs, global: &GlobalArgs) -> crate::Result<ExitCode> {
     drop(writer);
     let interrupted = matches!(end, Ok(stages::End::Interrupted));
     progress.finish(&manifest_path, interrupted);
-    let end = end?;
     interrupt::uninstall();
     drop(lock);
+    let end = end?;
     if end == stages::End::Interrupted {
         eprintln!("warta: interrupted; nothing partial was written; to resume, run:\n  {resume}");
         return Ok(ExitCode::from(interrupt::EXIT_INTERRUPTED));
@@ -382,14 +382,11 @@ fn prepare_dirs(input: &Path, output: &Path) -> Result<(PathBuf, PathBuf), Batch
             reason: "not a directory (use `warta translate` for a single file)".into(),
         });
     }
-    fs::create_dir_all(output).map_err(|source| BatchError::OutputDir {
-        path: output.to_path_buf(),
-        source,
+    fs::read_dir(&input_root).map_err(|e| BatchError::InputDir {
+        path: input.to_path_buf(),
+        reason: format!("cannot list it: {e}"),
     })?;
-    let output_root = fs::canonicalize(output).map_err(|source| BatchError::OutputDir {
-        path: output.to_path_buf(),
-        source,
-    })?;
+    let output_root = create_output_dir(output)?;
     let overlap = |relation| BatchError::Overlap {
         input: input.to_path_buf(),
         output: output.to_path_buf(),
@@ -402,6 +399,16 @@ fn prepare_dirs(input: &Path, output: &Path) -> Result<(PathBuf, PathBuf), Batch
         return Err(overlap("contains"));
     }
     Ok((input_root, output_root))
+}
+
+/// Create OUTPUT_DIR (and its parents) if needed; returns its canonical path.
+fn create_output_dir(output: &Path) -> Result<PathBuf, BatchError> {
+    let err = |source| BatchError::OutputDir {
+        path: output.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(output).map_err(err)?;
+    fs::canonicalize(output).map_err(err)
 }
 
 /// Remove temporary files a killed run left in OUTPUT_DIR (ours only: hidden, ending in `.tmp`, named

@@ -454,51 +454,49 @@ fn fail_all(group: Vec<Item>, error: &str) -> Vec<Item> {
 }
 
 /// One article through the whole pipeline (its own translation call).
-fn process_one(plan: &Plan<'_>, engines: &mut Engines, mut item: Item) -> Item {
-    let State::Article(article) = std::mem::replace(&mut item.state, State::Skipped) else {
-        return item;
-    };
-    item.state = match catch_unwind(AssertUnwindSafe(|| {
-        crate::pipeline::process(*article, engines, plan.mode, plan.sentences)
-    })) {
-        Ok(Ok(doc)) => {
-            item.timings.translate_s = doc.timings.translate_s;
-            item.timings.summarize_s = doc.timings.summarize_s;
-            State::Document(Box::new(doc))
-        }
-        Ok(Err(e)) => State::Failed(e.to_string()),
-        Err(panic) => State::Failed(crashed("the engine", &panic)),
-    };
-    item
+fn process_one(plan: &Plan<'_>, engines: &mut Engines, item: Item) -> Item {
+    run_article(item, "the engine", |article| {
+        crate::pipeline::process(article, engines, plan.mode, plan.sentences)
+    })
 }
 
 /// Summarise a translated article and make its document.
 fn finish_one(
     plan: &Plan<'_>,
     engines: &mut Engines,
-    mut item: Item,
+    item: Item,
     translation: Translation,
     translate_s: f64,
 ) -> Item {
-    let State::Article(article) = std::mem::replace(&mut item.state, State::Skipped) else {
-        return item;
-    };
-    item.state = match catch_unwind(AssertUnwindSafe(|| {
+    run_article(item, "the summarizer", |article| {
         crate::pipeline::finish(
-            *article,
+            article,
             Some(translation),
             translate_s,
             engines,
             plan.sentences,
         )
-    })) {
+    })
+}
+
+/// Turn the item's article into a document with `make`; an error or a crash (`what` crashed) fails
+/// the file, not the run.
+fn run_article(
+    mut item: Item,
+    what: &str,
+    make: impl FnOnce(Article) -> crate::Result<Document>,
+) -> Item {
+    let State::Article(article) = std::mem::replace(&mut item.state, State::Skipped) else {
+        return item;
+    };
+    item.state = match catch_unwind(AssertUnwindSafe(|| make(*article))) {
         Ok(Ok(doc)) => {
             item.timings.translate_s = doc.timings.translate_s;
             item.timings.summarize_s = doc.timings.summarize_s;
             State::Document(Box::new(doc))
         }
         Ok(Err(e)) => State::Failed(e.to_string()),
-        Err(panic) => State::Failed(crashed("the summarizer", &panic)),
+        Err(panic) => State::Failed(crashed(what, &panic)),
     };
     item
 }
@@ -742,9 +740,14 @@ mod tests {
         }
     }
 
-    fn run_once(fx: &Fixture, force: bool, calls: &Arc<AtomicUsize>) -> Vec<Entry> {
-        let path = fx.output.join(manifest::FILE_NAME);
-        let opened = manifest::open_existing(&path).unwrap();
+    /// Run over the fixture with the fake loader and translator; returns how the run ended.
+    fn run_fixture(
+        fx: &Fixture,
+        index: &ResumeIndex,
+        force: bool,
+        stop: Stop,
+        calls: &Arc<AtomicUsize>,
+    ) -> End {
         let progress = Progress::new(super::super::report::Verbosity::Quiet, 0);
         let plan = Plan {
             input_root: fx.input.clone(),
@@ -763,9 +766,9 @@ mod tests {
             pool_articles: 4,
             settings: "s1".into(),
             models: Models::default(),
-            index: &opened.index,
+            index,
             loader: &fake_load,
-            stop: Stop::default(),
+            stop,
             progress: &progress,
         };
         let mut engines = Engines {
@@ -776,16 +779,22 @@ mod tests {
             summarizer: None,
             warnings: vec![],
         };
+        let mut writer = manifest::Writer::append_to(&fx.output.join(manifest::FILE_NAME)).unwrap();
+        run(&plan, &mut engines, &mut writer).unwrap()
+    }
+
+    /// One completed run; returns the manifest lines it added.
+    fn run_once(fx: &Fixture, force: bool, calls: &Arc<AtomicUsize>) -> Vec<Entry> {
+        let path = fx.output.join(manifest::FILE_NAME);
+        let opened = manifest::open_existing(&path).unwrap();
         let before = fs::read_to_string(&path)
             .unwrap_or_default()
             .lines()
             .count();
-        let mut writer = manifest::Writer::append_to(&path).unwrap();
         assert_eq!(
-            run(&plan, &mut engines, &mut writer).unwrap(),
+            run_fixture(fx, &opened.index, force, Stop::default(), calls),
             End::Completed
         );
-        drop(writer);
         fs::read_to_string(&path)
             .unwrap()
             .lines()
@@ -875,48 +884,21 @@ mod tests {
     #[test]
     fn a_stop_request_ends_the_run_without_partial_files() {
         let fx = fixture();
-        let path = fx.output.join(manifest::FILE_NAME);
-        let progress = Progress::new(super::super::report::Verbosity::Quiet, 0);
-        let index = ResumeIndex::default();
         let stop = Stop::default();
         stop.request();
-        let plan = Plan {
-            input_root: fx.input.clone(),
-            output_root: fx.output.clone(),
-            skip: vec![],
-            filter: walk::Filter::new(&[], &[]).unwrap(),
-            shard: None,
-            mode: Mode::Translate { summary: false },
-            format: Format::Markdown,
-            sentences: 3,
-            max_bytes: 500,
-            force: false,
-            jobs: 2,
-            window: 4,
-            pool_segments: 12,
-            pool_articles: 4,
-            settings: "s1".into(),
-            models: Models::default(),
-            index: &index,
-            loader: &fake_load,
-            stop,
-            progress: &progress,
-        };
-        let mut engines = Engines {
-            translator: Some(Box::new(Shouty {
-                calls: Arc::new(AtomicUsize::new(0)),
-                warnings: vec![],
-            })),
-            summarizer: None,
-            warnings: vec![],
-        };
-        let mut writer = manifest::Writer::append_to(&path).unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
         assert_eq!(
-            run(&plan, &mut engines, &mut writer).unwrap(),
+            run_fixture(&fx, &ResumeIndex::default(), false, stop, &calls),
             End::Interrupted
         );
-        drop(writer);
-        assert_eq!(fs::read_to_string(&path).unwrap(), "");
+        let manifest = fs::read_to_string(fx.output.join(manifest::FILE_NAME)).unwrap();
+        assert_eq!(manifest, "");
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        let left: Vec<_> = fs::read_dir(&fx.output)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["manifest.jsonl"]);
     }
 
     #[test]
