@@ -687,3 +687,16 @@ fn every_fixture_cleans_without_error() {
         }
     }
 }
+
+#[test]
+fn bundled_example_is_the_reference() {
+    // README runs `warta clean examples/kompas-nato.txt`; it must behave exactly like the reference.
+    let example = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/kompas-nato.txt"
+    ));
+    let (a, b) = (clean_json(example), clean_json(&fixtures().join(REFERENCE)));
+    assert_eq!(a["paragraphs"], b["paragraphs"]);
+    assert_eq!(a["removed"], b["removed"]);
+    assert_eq!(a["title"], b["title"]);
+}

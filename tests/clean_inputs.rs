@@ -477,3 +477,46 @@ fn extensionless_html_is_sniffed() {
     assert_eq!(v["input"]["format"], "html");
     assert_eq!(paragraphs(&v).len(), 3);
 }
+
+#[test]
+fn whole_copied_page_loses_its_menus() {
+    // Select-all on a page copies the menus too; the story still starts at its dateline.
+    let menu: String = [
+        "Beranda",
+        "News",
+        "Nasional",
+        "Global",
+        "Megapolitan",
+        "Regional",
+        "Tekno",
+        "Bola",
+        "Lifestyle",
+        "Otomotif",
+        "Properti",
+        "Travel",
+        "Food",
+        "Health",
+        "Edukasi",
+        "Video",
+        "Foto",
+        "Indeks",
+        "Login",
+        "Daftar",
+    ]
+    .join("\n");
+    let text = format!(
+        "{menu}\n\nJAKARTA, KOMPAS.com - {BODY}\n\nBerita Terkait\n\nHarga Cabai Naik Lagi\n\nJokowi Resmikan Tol Baru"
+    );
+    let out = warta()
+        .args(["clean", "-", "--format", "json"])
+        .write_stdin(text)
+        .output()
+        .expect("runs");
+    let v = json_of(&out);
+    let p = paragraphs(&v);
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert!(p[0].starts_with("Pemerintah Kota Bandung"), "{p:?}");
+    assert!(p[2].ends_with("lebih cepat dari rencana."));
+    assert_eq!(v["dateline"], "JAKARTA");
+    assert_eq!(v["site"], "Kompas.com");
+}

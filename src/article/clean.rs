@@ -51,15 +51,17 @@ pub(crate) struct Cleaned {
 /// characters (zero-width spaces, direction marks, soft hyphens), and trim.
 pub(crate) fn collapse_ws(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for word in s.split_whitespace() {
-        let word: String = word.chars().filter(|c| !is_invisible(*c)).collect();
-        if word.is_empty() {
-            continue;
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            space = !out.is_empty();
+        } else if !is_invisible(c) {
+            if space {
+                out.push(' ');
+                space = false;
+            }
+            out.push(c);
         }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(&word);
     }
     out
 }
@@ -96,14 +98,21 @@ struct Cleaner<'m> {
 
 /// Clean `lines` into paragraphs, filling `meta` with what the header and dateline tell.
 pub(crate) fn clean(lines: Vec<Line>, meta: &mut Metadata, wrapped_input: bool) -> Cleaned {
+    // Lines that normalise to nothing go, but pass on the block boundary they opened.
+    let mut opens_block = false;
     let lines = lines
         .into_iter()
         .filter_map(|l| {
             let text = collapse_ws(&l.text);
-            (!text.is_empty()).then_some(Work {
+            if text.is_empty() {
+                opens_block |= l.new_block;
+                return None;
+            }
+            let new_block = l.new_block || std::mem::take(&mut opens_block);
+            Some(Work {
                 text,
                 hint: l.hint,
-                new_block: l.new_block,
+                new_block,
                 cont: false,
                 dropped: None,
             })
@@ -158,30 +167,31 @@ impl Cleaner<'_> {
         let old = std::mem::take(&mut self.lines);
         let mut out = Vec::with_capacity(old.len());
         for line in old {
-            let mut cur = line;
-            loop {
-                let first = if cur.alive() {
-                    rules::INLINE_SPANS
-                        .iter()
-                        .filter_map(|(re, reason)| re.find(&cur.text).map(|m| (m.range(), *reason)))
-                        .min_by_key(|(r, _)| r.start)
-                } else {
-                    None
-                };
-                let Some((range, reason)) = first else {
-                    out.push(cur);
-                    break;
-                };
-                if reason == "page navigation" {
-                    let span = cur.text[range.clone()].to_string();
-                    self.note_paging(&span);
-                }
-                // Whatever follows the cut is examined again; what precedes it has no match.
-                match push_pieces(&mut out, pieces(cur, range, reason)) {
-                    Some(after) => cur = after,
-                    None => break,
+            // All matches of all rules, found once per rule (linear even on one 5 MB line), then
+            // taken in order without overlaps.
+            let mut found: Vec<(std::ops::Range<usize>, &'static str)> = Vec::new();
+            if line.alive() {
+                for (re, reason) in rules::INLINE_SPANS.iter() {
+                    found.extend(re.find_iter(&line.text).map(|m| (m.range(), *reason)));
                 }
             }
+            if found.is_empty() {
+                out.push(line);
+                continue;
+            }
+            found.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));
+            let mut cuts: Vec<(std::ops::Range<usize>, &str)> = Vec::with_capacity(found.len());
+            for (range, reason) in found {
+                if cuts.last().is_some_and(|(prev, _)| range.start < prev.end) {
+                    continue;
+                }
+                if reason == "page navigation" {
+                    let span = line.text[range.clone()].to_string();
+                    self.note_paging(&span);
+                }
+                cuts.push((range, reason));
+            }
+            out.extend(cut_many(line, &cuts));
         }
         self.lines = out;
     }
@@ -232,50 +242,49 @@ impl Cleaner<'_> {
         let mut out = Vec::with_capacity(old.len());
         // After a bare "Baca juga:" heading, how many of the following short lines may be its list.
         let mut list_left = 0;
-        for line in old {
-            let mut cur = line;
+        for mut line in old {
             if list_left > 0 {
-                if cur.alive() && !is_prose(&cur.text) && word_count(&cur.text) <= 20 {
-                    cur.dropped = Some("related link".into());
-                    out.push(cur);
+                if line.alive() && !is_prose(&line.text) && word_count(&line.text) <= 20 {
+                    line.dropped = Some("related link".into());
+                    out.push(line);
                     list_left -= 1;
                     continue;
                 }
                 list_left = 0;
             }
-            loop {
-                let text = cur.text.clone();
-                let found = cur.alive().then(|| {
-                    rules::RELATED
-                        .find_iter(&text)
-                        .find(|m| m.start() == 0 || after_sentence(&text[..m.start()]))
-                });
-                let Some(m) = found.flatten() else {
-                    out.push(cur);
-                    break;
-                };
+            if !line.alive() {
+                out.push(line);
+                continue;
+            }
+            let text = line.text.as_str();
+            let mut cuts: Vec<(std::ops::Range<usize>, &str)> = Vec::new();
+            let mut whole_line = false;
+            let mut pos = 0;
+            while let Some(m) = rules::RELATED.find_at(text, pos) {
+                pos = m.end();
+                if !(m.start() == 0 || after_sentence(&text[..m.start()])) {
+                    continue;
+                }
                 let rest = &text[m.end()..];
-                if m.start() == 0 && (rest.trim().is_empty() || word_count(rest) <= 30) {
-                    if rest.trim().is_empty() {
-                        // A "Baca juga:" heading: the headlines under it go too.
-                        list_left = 10;
-                    }
-                    cur.dropped = Some("related link".into());
-                    out.push(cur);
+                if m.start() == 0 && rest.split_whitespace().take(31).count() <= 30 {
+                    // The whole line is the link; a bare "Baca juga:" heads a list of them.
+                    list_left = if rest.trim().is_empty() { 10 } else { 0 };
+                    whole_line = true;
                     break;
                 }
-                // Run into the text: cut up to where the headline ends, or keep it all if unsure.
-                let Some(end) = headline_end(rest) else {
-                    out.push(cur);
-                    break;
-                };
-                match push_pieces(
-                    &mut out,
-                    pieces(cur, m.start()..m.end() + end, "related link"),
-                ) {
-                    Some(after) => cur = after,
-                    None => break,
+                // Run into the text: cut up to where the headline ends, or keep it if unsure.
+                if let Some(end) = headline_end(rest) {
+                    cuts.push((m.start()..m.end() + end, "related link"));
+                    pos = m.end() + end;
                 }
+            }
+            if whole_line {
+                line.dropped = Some("related link".into());
+                out.push(line);
+            } else if cuts.is_empty() {
+                out.push(line);
+            } else {
+                out.extend(cut_many(line, &cuts));
             }
         }
         self.lines = out;
@@ -306,9 +315,11 @@ impl Cleaner<'_> {
         }
         // More than a lead and a caption of prose before it: this "dateline" is inside the story.
         let found = found.filter(|_| prose_words <= 120);
+        // Without a dateline the story starts at its first sentence, however many menu lines a
+        // copied page puts before it.
         let mut start = match &found {
             Some((i, _)) => *i,
-            None => window
+            None => alive
                 .iter()
                 .copied()
                 .find(|&i| starts_body(&self.lines[i].text))
@@ -326,13 +337,11 @@ impl Cleaner<'_> {
         }
         let header: Vec<usize> = alive.iter().copied().take_while(|&i| i < start).collect();
         self.read_header(&header, found.is_some());
+        // The first sentence may still open with a dateline found late, or with the bare "- " a
+        // copy leaves when it loses the place ("- Mengantisipasi pemudik …").
+        let found = found.or_else(|| dateline::parse(&self.lines[start].text).map(|d| (start, d)));
         if let Some((i, d)) = found {
             self.take_dateline(i, d);
-        } else if let Some(d) = dateline::parse(&self.lines[start].text)
-            .filter(|d| d.place.is_none() && d.brand.is_none())
-        {
-            // A bare "- " left where a copy lost the place ("- Mengantisipasi pemudik …").
-            self.take_dateline(start, d);
         }
         start
     }
@@ -371,6 +380,13 @@ impl Cleaner<'_> {
         for &i in header {
             let text = self.lines[i].text.clone();
             let hint = self.lines[i].hint;
+            if let Some(c) = rules::NAME_DATE_LINE.captures(&text) {
+                self.set_once(Field::Date, &c["date"]);
+                self.set_once(Field::Author, c["name"].trim());
+                self.drop(i, "author and date (kept as metadata)");
+                pending_label = None;
+                continue;
+            }
             if let Some(c) = rules::DATE_LINE.captures(&text) {
                 self.set_once(Field::Date, &c["date"]);
                 if let Some(site) = c
@@ -382,17 +398,10 @@ impl Cleaner<'_> {
                 self.drop(i, "date (kept as metadata)");
                 continue;
             }
-            if let Some(c) = rules::NAME_DATE_LINE.captures(&text) {
-                self.set_once(Field::Date, &c["date"]);
-                self.set_once(Field::Author, c["name"].trim());
-                self.drop(i, "author and date (kept as metadata)");
-                pending_label = None;
-                continue;
-            }
             if let Some(label) = pending_label.take() {
                 if is_name_like(&text) {
-                    self.credit(&label, &text);
-                    self.drop(i, "credit (kept as metadata)");
+                    let reason = self.credit(&label, &text);
+                    self.drop(i, reason);
                     continue;
                 }
             }
@@ -409,15 +418,21 @@ impl Cleaner<'_> {
                         match unlabelled.pop() {
                             Some(j) if is_name_like(&self.lines[j].text) => {
                                 let name = self.lines[j].text.clone();
-                                self.credit(&label, &name);
-                                self.lines[j].dropped = Some("credit (kept as metadata)".into());
+                                let reason = self.credit(&label, &name);
+                                self.drop(j, reason);
+                                self.drop(i, reason);
                             }
-                            _ => pending_label = Some(label),
+                            _ => {
+                                self.drop(i, "credit");
+                                pending_label = Some(label);
+                            }
                         }
                     } else if word_count(&value) <= 8 {
-                        self.credit(&label, &value);
+                        let reason = self.credit(&label, &value);
+                        self.drop(i, reason);
+                    } else {
+                        self.drop(i, "credit");
                     }
-                    self.drop(i, "credit (kept as metadata)");
                     continue;
                 }
             }
@@ -454,23 +469,24 @@ impl Cleaner<'_> {
         }
     }
 
-    fn credit(&mut self, label: &str, value: &str) {
+    /// Keep what a credit line says when it names the author or source; returns the reason to record.
+    fn credit(&mut self, label: &str, value: &str) -> &'static str {
         let value = value.trim().trim_start_matches(':').trim();
-        if value.is_empty() {
-            return;
-        }
-        match label {
-            l if l.starts_with("penulis")
-                || l.starts_with("reporter")
-                || l.starts_with("pewarta")
-                || l.starts_with("oleh")
-                || l.starts_with("laporan") =>
+        let field = match label {
+            l if ["penulis", "reporter", "pewarta", "oleh", "laporan"]
+                .iter()
+                .any(|p| l.starts_with(p)) =>
             {
-                self.set_once(Field::Author, value)
+                Field::Author
             }
-            "sumber" => self.set_once(Field::Source, value),
-            _ => {}
+            "sumber" => Field::Source,
+            _ => return "credit",
+        };
+        if value.is_empty() {
+            return "credit";
         }
+        self.set_once(field, value);
+        "credit (kept as metadata)"
     }
 
     fn set_once(&mut self, field: Field, value: &str) {
@@ -574,8 +590,7 @@ impl Cleaner<'_> {
             {
                 let label = c["label"].to_lowercase();
                 let value = c["value"].to_string();
-                self.credit(&label, &value);
-                Some("credit")
+                Some(self.credit(&label, &value))
             } else if rules::CREDIT_VALUE.is_match(&text) {
                 Some("credit")
             } else if rules::CAPS_NAME.is_match(&text) && word_count(&text) <= 4 {
@@ -782,55 +797,53 @@ impl Cleaner<'_> {
 }
 
 /// The pieces of `line` around a dropped `range`: the text before it, the dropped span, and the text
-/// after it. What follows a cut starts a new paragraph when the text before it ended a sentence (ads
-/// and links sit between paragraphs), and is glued back on when the cut was mid-sentence.
+/// after it.
 fn pieces(line: Work, range: std::ops::Range<usize>, reason: &str) -> Vec<Work> {
-    let before = line.text[..range.start].trim().to_string();
-    let span = line.text[range.clone()].trim().to_string();
-    let after = line.text[range.end..].trim().to_string();
-    let mut parts = Vec::with_capacity(3);
-    let (new_block, cont) = if before.is_empty() {
-        (line.new_block, line.cont)
-    } else if ends_sentence(&before) || ends_in_related_link(&before) {
-        (true, false)
-    } else {
-        (false, true)
-    };
-    if !before.is_empty() {
+    cut_many(line, &[(range, reason)])
+}
+
+/// Cut sorted, non-overlapping `cuts` out of `line` in one pass, keeping the text between them. Text
+/// that follows a cut starts a new paragraph when the kept text before it ended a sentence (ads and
+/// links sit between paragraphs), and is glued back on when the cut was mid-sentence.
+fn cut_many(line: Work, cuts: &[(std::ops::Range<usize>, &str)]) -> Vec<Work> {
+    let mut parts: Vec<Work> = Vec::with_capacity(cuts.len() * 2 + 1);
+    let mut last_kept: Option<usize> = None;
+    let mut pos = 0;
+    let keep = |parts: &mut Vec<Work>, last_kept: &mut Option<usize>, text: &str| {
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        let (new_block, cont) = match last_kept.map(|i| parts[i].text.as_str()) {
+            None => (line.new_block, line.cont),
+            Some(prev) if ends_sentence(prev) || ends_in_related_link(prev) => (true, false),
+            Some(_) => (false, true),
+        };
+        *last_kept = Some(parts.len());
         parts.push(Work {
-            text: before,
-            ..line.clone()
-        });
-    }
-    parts.push(Work {
-        text: span,
-        hint: Hint::Plain,
-        new_block: false,
-        cont: false,
-        dropped: Some(reason.to_string()),
-    });
-    if !after.is_empty() {
-        parts.push(Work {
-            text: after,
+            text: text.to_string(),
             hint: line.hint,
             new_block,
             cont,
             dropped: None,
         });
+    };
+    for (range, reason) in cuts {
+        keep(&mut parts, &mut last_kept, &line.text[pos..range.start]);
+        let span = line.text[range.clone()].trim();
+        if !span.is_empty() {
+            parts.push(Work {
+                text: span.to_string(),
+                hint: Hint::Plain,
+                new_block: false,
+                cont: false,
+                dropped: Some((*reason).to_string()),
+            });
+        }
+        pos = range.end;
     }
+    keep(&mut parts, &mut last_kept, &line.text[pos..]);
     parts
-}
-
-/// Push all `parts` but a trailing kept piece (the text after a cut), which is returned to be
-/// examined again.
-fn push_pieces(out: &mut Vec<Work>, mut parts: Vec<Work>) -> Option<Work> {
-    let after = parts
-        .last()
-        .is_some_and(Work::alive)
-        .then(|| parts.pop())
-        .flatten();
-    out.extend(parts);
-    after
 }
 
 #[derive(Clone, Copy)]
@@ -897,7 +910,7 @@ fn headline_end(rest: &str) -> Option<usize> {
             return (k >= 2 && capital).then_some(prev_off);
         }
     }
-    (word_count(rest) <= 30).then_some(rest.len())
+    (words.len() <= 30).then_some(rest.len())
 }
 
 /// Without a dateline, the story starts at its first sentence: prose, or a short sentence that is
@@ -928,18 +941,19 @@ fn same_text(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn text(s: &str) -> Vec<Line> {
-        super::super::text::text_lines(s)
-    }
-
-    fn run(
-        s: &str,
-    ) -> (
+    /// Paragraphs, metadata, removed spans and warnings of one cleaning.
+    type Run = (
         Vec<(String, ParagraphKind)>,
         Metadata,
         Vec<Removed>,
         Vec<String>,
-    ) {
+    );
+
+    fn text(s: &str) -> Vec<Line> {
+        super::super::text::text_lines(s)
+    }
+
+    fn run(s: &str) -> Run {
         let mut meta = Metadata::default();
         let c = clean(text(s), &mut meta, true);
         (c.paragraphs, meta, c.removed, c.warnings)
@@ -1055,5 +1069,77 @@ mod tests {
             &"Jaksa Gali Aliran Duit Djuyamto: Bangun Kantor Terpadu NU, Nafkahi Istri"
         );
         assert_eq!(headline_end(&"Kata ".repeat(40)), None);
+    }
+
+    #[test]
+    fn share_texts_prompts_and_embeds_go() {
+        let s = format!(
+            "{P1} [Gambas:Video CNN] {P2}\n\nPerbesar\n\nArtikel ini telah tayang di Kompas.com dengan judul \"X\", Klik untuk baca: https://kmp.im/a\n\nFollow berita Okezone di Google News\n\n{P1}"
+        );
+        let (paras, _, removed, _) = run(&s);
+        assert_eq!(
+            paras.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+            [P1, P2, P1]
+        );
+        let reasons: Vec<&str> = removed.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            ["embed", "page widget", "share text", "social media prompt"]
+        );
+    }
+
+    #[test]
+    fn footer_cut_stops_at_long_prose() {
+        let long = "Warga kemudian mendatangi balai desa untuk meminta penjelasan. Kepala desa berjanji akan menjawab semua pertanyaan warga pada pertemuan berikutnya yang dijadwalkan pekan depan, setelah ia berkonsultasi dengan pemerintah kabupaten dan para tokoh masyarakat setempat.";
+        let s = format!("{P1}\n\nBerita Terkait\n\nHarga Cabai Naik\n\n{long}");
+        let (paras, _, removed, _) = run(&s);
+        assert_eq!(
+            paras.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+            [P1, long]
+        );
+        assert_eq!(removed[0].text, "Berita Terkait\nHarga Cabai Naik");
+        assert_eq!(removed[0].reason, "footer");
+    }
+
+    #[test]
+    fn initials_end_the_story_and_take_the_tags_with_them() {
+        let s = format!("{P1} (eva/fca) badan komunikasi pemerintah\n\nSejuta Rumah\n\nAhok");
+        let (paras, _, removed, _) = run(&s);
+        assert_eq!(paras.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), [P1]);
+        let got: Vec<(&str, &str)> = removed
+            .iter()
+            .map(|r| (r.text.as_str(), r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("(eva/fca)", "author initials"),
+                ("badan komunikasi pemerintah", "tag list"),
+                (
+                    "Sejuta Rumah\nAhok",
+                    "after the author initials (end of the story)"
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn paging_warns_about_missing_pages() {
+        let (paras, _, _, warnings) = run(&format!("{P1} Halaman 2 dari 3"));
+        assert_eq!(paras[0].0, P1);
+        assert!(warnings[0].contains("3 pages"), "{warnings:?}");
+    }
+
+    #[test]
+    fn header_metadata_from_label_lines() {
+        let s = format!("Judul Berita yang Panjang Sekali\n\nReporter :\nRamadhian Fadillah | Jumat, 19 Juni 2015 03:40\n\nEditor: Ade\n\n{P1}");
+        let (paras, meta, _, _) = run(&s);
+        assert_eq!(paras[0].0, P1);
+        assert_eq!(
+            meta.title.as_deref(),
+            Some("Judul Berita yang Panjang Sekali")
+        );
+        assert_eq!(meta.author.as_deref(), Some("Ramadhian Fadillah"));
+        assert_eq!(meta.date.as_deref(), Some("Jumat, 19 Juni 2015 03:40"));
     }
 }

@@ -130,7 +130,7 @@ pub(crate) fn gallery_captions(html: &str) -> Option<Vec<Line>> {
     let lines: Vec<Line> = found
         .nodes()
         .iter()
-        .map(|n| collapse_ws(&n.text()))
+        .map(|n| visible_text(n))
         .filter(|t| rules::is_prose(t) && seen.insert(t.clone()))
         .map(|text| Line {
             text,
@@ -142,11 +142,7 @@ pub(crate) fn gallery_captions(html: &str) -> Option<Vec<Line>> {
 }
 
 fn is_fragment(html: &str) -> bool {
-    let head: String = html
-        .chars()
-        .take(65_536)
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let head = super::load::lowercase_head(html, 65_536);
     !head.contains("<body") && !head.contains("<html") && !head.contains("<head")
 }
 
@@ -154,7 +150,7 @@ fn is_fragment(html: &str) -> bool {
 fn site_body<'a>(doc: &'a Document, site: &Site) -> Option<(Selection<'a>, &'static str)> {
     site.body.iter().find_map(|sel| {
         let found = doc.try_select(sel)?;
-        let best = found.nodes().iter().max_by_key(|n| n.text().len())?.clone();
+        let best = *found.nodes().iter().max_by_key(|n| n.text().len())?;
         (collapse_ws(&best.text()).len() >= MIN_BODY_CHARS).then(|| (Selection::from(best), *sel))
     })
 }
@@ -169,7 +165,7 @@ fn drop_inside<'a>(
             continue;
         };
         for node in found.nodes() {
-            let text = collapse_ws(&node.text());
+            let text = visible_text(node);
             if !text.is_empty() {
                 removed.push(Removed {
                     text,
@@ -193,7 +189,7 @@ fn cut_at_end_markers(body: &Selection, markers: &[&str], removed: &mut Vec<Remo
         let Some(marker) = found.nodes().first().cloned() else {
             continue;
         };
-        let mut node = marker.clone();
+        let mut node = marker;
         let mut cut = Vec::new();
         while node.id != root.id {
             while let Some(next) = node.next_sibling() {
@@ -206,12 +202,7 @@ fn cut_at_end_markers(body: &Selection, markers: &[&str], removed: &mut Vec<Remo
             }
         }
         marker.remove_from_parent();
-        let text = collapse_ws(
-            &cut.iter()
-                .map(|n| n.text().to_string())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        let text = collapse_ws(&cut.iter().map(visible_text).collect::<Vec<_>>().join(" "));
         if !text.is_empty() {
             removed.push(Removed {
                 text,
@@ -219,6 +210,36 @@ fn cut_at_end_markers(body: &Selection, markers: &[&str], removed: &mut Vec<Remo
             });
         }
     }
+}
+
+/// The text a reader sees in a subtree: no script, style or other skipped elements.
+fn visible_text(node: &NodeRef) -> String {
+    fn collect(node: &NodeRef, out: &mut String) {
+        if node.is_text() {
+            out.push_str(&node.text());
+            return;
+        }
+        let name = node
+            .node_name()
+            .map(|n| n.to_ascii_lowercase())
+            .unwrap_or_default();
+        if SKIP.contains(&name.as_str()) {
+            return;
+        }
+        let block = BLOCKS.contains(&name.as_str()) || matches!(name.as_str(), "br" | "td" | "th");
+        if block {
+            out.push(' ');
+        }
+        for child in node.children() {
+            collect(&child, out);
+        }
+        if block {
+            out.push(' ');
+        }
+    }
+    let mut out = String::new();
+    collect(node, &mut out);
+    collapse_ws(&out)
 }
 
 /// Turns a DOM subtree into lines. Block elements start blocks; `<br>` breaks a line, two in a row a
@@ -330,7 +351,7 @@ impl Walker<'_> {
             return;
         }
         if let Some((_, reason)) = DROPPED_BLOCKS.iter().find(|(tag, _)| *tag == name) {
-            let text = collapse_ws(&node.text());
+            let text = visible_text(node);
             if !text.is_empty() {
                 self.removed.push(Removed {
                     text,

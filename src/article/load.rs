@@ -249,27 +249,27 @@ fn detect_format(text: &str, hint: Option<&Path>) -> InputFormat {
 }
 
 fn starts_like_html(text: &str) -> bool {
-    let head: String = text
-        .trim_start()
-        .chars()
-        .take(64)
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let head = lowercase_head(text.trim_start(), 64);
     head.starts_with("<!doctype html") || head.starts_with("<html") || head.starts_with("<?xml")
 }
 
 /// Sniff a fragment (copied `innerHTML`): a few paragraph or break tags.
 fn has_block_tags(text: &str) -> bool {
-    let sample: String = text
-        .chars()
-        .take(65_536)
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let sample = lowercase_head(text, 65_536);
     ["<p>", "<p ", "</p>", "<br", "<div", "</div>"]
         .iter()
         .map(|t| sample.matches(t).count())
         .sum::<usize>()
         >= 2
+}
+
+/// The first `chars` characters of `text`, ASCII-lower-cased, for sniffing markup.
+pub(crate) fn lowercase_head(text: &str, chars: usize) -> String {
+    let end = text
+        .char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(i, _)| i);
+    text[..end].to_ascii_lowercase()
 }
 
 #[cfg(test)]

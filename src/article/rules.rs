@@ -237,7 +237,7 @@ pub(crate) fn is_prose(s: &str) -> bool {
 
 /// Long, several-sentence running text: what a footer or related-links list never contains.
 pub(crate) fn is_long_prose(s: &str) -> bool {
-    word_count(s) >= 40 && !is_title_case(s) && s.matches(['.', '!', '?']).count() >= 2
+    word_count(s) >= 25 && !is_title_case(s) && s.matches(['.', '!', '?']).count() >= 2
 }
 
 /// Could be a headline: short, no full stop at the end, starts with a capital or digit.
