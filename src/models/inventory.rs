@@ -178,14 +178,14 @@ impl Inventory {
                     (None, None) => String::new(),
                 };
                 let state = if f.present {
-                    "cached "
+                    "cached"
                 } else if f.required {
                     missing = true;
                     "MISSING"
                 } else {
-                    "absent "
+                    "optional"
                 };
-                s.push_str(&format!("  {state}  {:<38} {:>18}", f.name, size));
+                s.push_str(&format!("  {state:<8}  {:<38} {:>22}", f.name, size));
                 if let Some(p) = &f.path {
                     s.push_str(&format!("  {}", p.display()));
                 }

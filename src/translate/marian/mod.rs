@@ -9,6 +9,7 @@
 
 pub mod bench;
 pub mod config;
+mod legacy_pth;
 pub mod model;
 pub mod search;
 pub mod spm;
@@ -199,16 +200,21 @@ pub fn fetch_files(spec: &RepoSpec, hub: &Hub) -> Result<(), ModelError> {
     ModelFiles::locate(spec, hub).map(|_| ())
 }
 
-/// Checkpoint tensors from `model.safetensors` (memory-mapped) or `pytorch_model.bin` (PyTorch zip).
+/// Checkpoint tensors from `model.safetensors` (memory-mapped) or `pytorch_model.bin` (PyTorch's zip
+/// format, or its pre-1.6 legacy format).
 enum Checkpoint {
     Safetensors(candle_core::safetensors::MmapedSafetensors, HashSet<String>),
     Pth(candle_core::pickle::PthTensors),
+    LegacyPth(legacy_pth::LegacyPth),
 }
 
 impl Checkpoint {
     fn open(path: &Path) -> Result<Checkpoint, MarianError> {
         let bad = |e: candle_core::Error| {
-            MarianError::invalid(path, format!("cannot read the weights: {e}"))
+            MarianError::invalid(
+                path,
+                format!("cannot read the weights ({e}); the file is damaged or incomplete: download it again"),
+            )
         };
         if path.extension().is_some_and(|e| e == "safetensors") {
             // SAFETY: the file is mapped read-only and only read while the model loads; like every
@@ -217,6 +223,10 @@ impl Checkpoint {
                 unsafe { candle_core::safetensors::MmapedSafetensors::new(path) }.map_err(bad)?;
             let names = st.tensors().into_iter().map(|(n, _)| n).collect();
             Ok(Checkpoint::Safetensors(st, names))
+        } else if legacy_pth::is_legacy(path) {
+            Ok(Checkpoint::LegacyPth(
+                legacy_pth::LegacyPth::open(path).map_err(bad)?,
+            ))
         } else {
             Ok(Checkpoint::Pth(
                 candle_core::pickle::PthTensors::new(path, None).map_err(bad)?,
@@ -233,6 +243,7 @@ impl model::WeightSource for Checkpoint {
             }
             Checkpoint::Safetensors(..) => Ok(None),
             Checkpoint::Pth(p) => p.get(name),
+            Checkpoint::LegacyPth(p) => p.get(name),
         }
     }
 }
@@ -245,11 +256,7 @@ impl MarianTranslator {
         options: MarianOptions,
     ) -> Result<MarianTranslator, MarianError> {
         let files = ModelFiles::locate(spec, hub)?;
-        let read_json = |p: &Path| -> Result<serde_json::Value, MarianError> {
-            let text = std::fs::read_to_string(p).map_err(|e| MarianError::io(p, e))?;
-            serde_json::from_str(&text)
-                .map_err(|e| MarianError::invalid(p, format!("bad JSON: {e}")))
-        };
+        let read_json = tokenizer::read_json::<serde_json::Value>;
         let config_json = read_json(&files.config)?;
         let config: MarianConfig = serde_json::from_value(config_json.clone()).map_err(|e| {
             MarianError::invalid(&files.config, format!("not a Marian config: {e}"))

@@ -256,9 +256,15 @@ fn clean_up_tokenization(s: &str) -> String {
         .replace(" 're", "'re")
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, MarianError> {
+/// Read a JSON file of the model; errors name the file and say what to do.
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, MarianError> {
     let text = std::fs::read_to_string(path).map_err(|e| MarianError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| MarianError::invalid(path, format!("bad JSON: {e}")))
+    serde_json::from_str(&text).map_err(|e| {
+        MarianError::invalid(
+            path,
+            format!("bad JSON ({e}); fix the file or download the model again"),
+        )
+    })
 }
 
 #[cfg(test)]

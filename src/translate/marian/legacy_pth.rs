@@ -1,0 +1,124 @@
+//! PyTorch checkpoints in the format `torch.save` wrote before version 1.6 (and still writes with
+//! `_use_new_zipfile_serialization=False`): not a zip archive but pickles one after another — magic
+//! number, protocol version, system info, the state dict (tensors refer to storages by key), the list
+//! of storage keys — followed by each storage as a little-endian u64 element count and its raw bytes.
+//! Early opus-mt uploads were converted with such PyTorch versions; candle reads only the zip format,
+//! so this reads the other one with candle's own pickle machinery.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use candle_core::pickle::{Object, Stack, TensorInfo};
+use candle_core::{bail, Result, Tensor};
+
+/// The first pickle of a legacy checkpoint: protocol 2, LONG1 of 10 bytes holding torch's magic number
+/// 0x1950a86a20f9469cfc6c (little-endian), STOP. (Read by hand: the number does not fit an i64.)
+const MAGIC_PICKLE: [u8; 15] = [
+    0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
+];
+
+/// A legacy checkpoint: tensor layouts from the pickled state dict, storages located in the file.
+pub struct LegacyPth {
+    path: PathBuf,
+    tensors: HashMap<String, TensorInfo>,
+    /// Storage key → (byte offset of its data, byte length).
+    storages: HashMap<String, (u64, u64)>,
+}
+
+/// Whether the file starts like a legacy checkpoint rather than a zip archive.
+pub fn is_legacy(path: &Path) -> bool {
+    let mut head = [0u8; MAGIC_PICKLE.len()];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|_| head == MAGIC_PICKLE)
+}
+
+fn read_pickle<R: std::io::BufRead>(r: &mut R) -> Result<Object> {
+    let mut stack = Stack::empty();
+    stack.read_loop(r)?;
+    stack.finalize()
+}
+
+impl LegacyPth {
+    pub fn open(path: &Path) -> Result<LegacyPth> {
+        let file = std::fs::File::open(path)?;
+        let file_len = file.metadata()?.len();
+        let mut r = BufReader::new(file);
+        let mut head = [0u8; MAGIC_PICKLE.len()];
+        r.read_exact(&mut head)?;
+        if head != MAGIC_PICKLE {
+            bail!("not a PyTorch checkpoint (bad magic number)");
+        }
+        read_pickle(&mut r)?; // protocol version
+        read_pickle(&mut r)?; // system info
+        let state = read_pickle(&mut r)?;
+        let Object::Dict(entries) = state else {
+            bail!("the checkpoint does not hold a state dict");
+        };
+        let mut tensors = HashMap::new();
+        for (name, value) in entries {
+            // Entries that are not tensors (e.g. `_metadata`) are skipped.
+            if let Some(info) = value.into_tensor_info(name, Path::new("")).ok().flatten() {
+                tensors.insert(info.name.clone(), info);
+            }
+        }
+        let keys: Vec<String> = Vec::<String>::try_from(read_pickle(&mut r)?)
+            .map_err(|_| candle_core::Error::Msg("bad storage key list".into()))?;
+        // Element size of each storage, from any tensor that uses it.
+        let elem_size: HashMap<&str, usize> = tensors
+            .values()
+            .map(|t| (t.path.trim_start_matches('/'), t.dtype.size_in_bytes()))
+            .collect();
+        let mut storages = HashMap::new();
+        let mut pos = r.stream_position()?;
+        for key in &keys {
+            let mut count = [0u8; 8];
+            r.read_exact(&mut count)?;
+            let numel = u64::from_le_bytes(count);
+            let size = *elem_size.get(key.as_str()).unwrap_or(&1) as u64;
+            let bytes = numel.checked_mul(size).unwrap_or(u64::MAX);
+            let start = pos + 8;
+            if start.saturating_add(bytes) > file_len {
+                bail!("storage {key} runs past the end of the file (truncated?)");
+            }
+            storages.insert(key.clone(), (start, bytes));
+            pos = r.seek(SeekFrom::Start(start + bytes))?;
+        }
+        Ok(LegacyPth {
+            path: path.to_path_buf(),
+            tensors,
+            storages,
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Result<Option<Tensor>> {
+        let Some(info) = self.tensors.get(name) else {
+            return Ok(None);
+        };
+        let key = info.path.trim_start_matches('/');
+        let Some(&(start, len)) = self.storages.get(key) else {
+            bail!("tensor {name} refers to a storage the file does not have");
+        };
+        if !info.layout.is_contiguous() {
+            bail!("tensor {name} is not stored contiguously");
+        }
+        let elem = info.dtype.size_in_bytes() as u64;
+        let offset = info.layout.start_offset() as u64;
+        let bytes = info.layout.shape().elem_count() as u64 * elem;
+        if offset + bytes > len {
+            bail!("tensor {name} runs past its storage");
+        }
+        let mut f = std::fs::File::open(&self.path)?;
+        f.seek(SeekFrom::Start(start + offset))?;
+        let mut buf = vec![0u8; bytes as usize];
+        f.read_exact(&mut buf)?;
+        Tensor::from_raw_buffer(
+            &buf,
+            info.dtype,
+            info.layout.shape().dims(),
+            &candle_core::Device::Cpu,
+        )
+        .map(Some)
+    }
+}

@@ -1,0 +1,252 @@
+//! The Marian engine against the reference implementation: token ids, greedy and beam outputs recorded
+//! from Hugging Face `transformers` (scripts/marian-fixtures/make_fixtures.py) on small trained models
+//! in the opus-mt file layout, compared token for token. No Python needed.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use warta::models::{Hub, RepoSpec};
+use warta::translate::marian::{MarianOptions, MarianTranslator};
+use warta::translate::Translator;
+
+const VARIANTS: [&str; 2] = ["tiny-a", "tiny-b"];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/marian")
+}
+
+fn expected(variant: &str) -> Value {
+    let path = fixtures().join(format!("{variant}.expected.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn offline_hub() -> (tempfile::TempDir, Hub) {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = Hub::new(tmp.path(), None, true);
+    (tmp, hub)
+}
+
+fn load_dir(dir: &Path, options: MarianOptions) -> MarianTranslator {
+    let (_tmp, hub) = offline_hub();
+    MarianTranslator::load(&RepoSpec::Local(dir.to_path_buf()), &hub, options)
+        .unwrap_or_else(|e| panic!("loading {}: {e}", dir.display()))
+}
+
+fn load(variant: &str) -> MarianTranslator {
+    load_dir(&fixtures().join(variant), MarianOptions::default())
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap()
+}
+
+#[test]
+fn token_ids_match_marian_tokenizer() {
+    for variant in VARIANTS {
+        let t = load(variant);
+        let exp = expected(variant);
+        let mut bad = Vec::new();
+        for case in exp["tokenize"].as_array().unwrap() {
+            let want = ids(&case["ids"]);
+            let got = t.tokenizer().encode(text(&case["text"]));
+            if got != want {
+                bad.push(format!(
+                    "{:?}\n  want {want:?}\n  got  {got:?}",
+                    case["text"]
+                ));
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "{variant}: {} mismatches:\n{}",
+            bad.len(),
+            bad.join("\n")
+        );
+    }
+}
+
+/// Greedy and 4-beam outputs, one sentence at a time: ids and decoded strings.
+#[test]
+fn single_sentence_outputs_match_generate() {
+    for variant in VARIANTS {
+        let t = load(variant);
+        let exp = expected(variant);
+        let mut bad = Vec::new();
+        for case in exp["translate"].as_array().unwrap() {
+            let src = t.tokenizer().encode(text(&case["text"]));
+            for (key, beams) in [("greedy", 1), ("beam4", 4)] {
+                let want = ids(&case[key]["ids"]);
+                let got = t
+                    .generate_ids(std::slice::from_ref(&src), beams)
+                    .unwrap()
+                    .remove(0);
+                let decoded = t.tokenizer().decode(&got);
+                if got != want || decoded != text(&case[key]["text"]) {
+                    bad.push(format!(
+                        "{key} {:?}\n  want {want:?} {:?}\n  got  {got:?} {decoded:?}",
+                        case["text"], case[key]["text"]
+                    ));
+                }
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "{variant}: {} mismatches:\n{}",
+            bad.len(),
+            bad.join("\n")
+        );
+    }
+}
+
+/// One padded batch of mixed lengths gives what `generate` gave for the same batch, and the same as
+/// one sentence at a time, in any order and batch split.
+#[test]
+fn batched_outputs_match_and_do_not_depend_on_batching() {
+    for variant in VARIANTS {
+        let t = load(variant);
+        let exp = expected(variant);
+        let cases = exp["translate"].as_array().unwrap();
+        let sources: Vec<Vec<u32>> = cases
+            .iter()
+            .map(|c| t.tokenizer().encode(text(&c["text"])))
+            .collect();
+        for (key, beams) in [("greedy", 1), ("beam4", 4)] {
+            let want: Vec<Vec<u32>> = exp["batch"][key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| ids(&r["ids"]))
+                .collect();
+            let got = t.generate_ids(&sources, beams).unwrap();
+            assert_eq!(got, want, "{variant} {key}: whole batch");
+            // Reversed order, in uneven batches of 5.
+            let mut order: Vec<usize> = (0..sources.len()).rev().collect();
+            order.rotate_left(3);
+            for chunk in order.chunks(5) {
+                let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| sources[i].clone()).collect();
+                let out = t.generate_ids(&batch, beams).unwrap();
+                for (&i, o) in chunk.iter().zip(out) {
+                    assert_eq!(o, want[i], "{variant} {key}: input {i} in batch {chunk:?}");
+                }
+            }
+        }
+    }
+}
+
+/// The Translator interface (what `warta translate` uses): sorting, batching and decoding together
+/// give the recorded 4-beam strings, with blank segments left blank.
+#[test]
+fn translate_segments_gives_the_recorded_strings() {
+    for variant in VARIANTS {
+        let mut t = load_dir(
+            &fixtures().join(variant),
+            MarianOptions {
+                beams: 4,
+                batch_size: 3,
+            },
+        );
+        let exp = expected(variant);
+        let cases = exp["translate"].as_array().unwrap();
+        let segments: Vec<String> = cases.iter().map(|c| text(&c["text"]).to_string()).collect();
+        let got = t.translate_segments(&segments).unwrap();
+        for (c, g) in cases.iter().zip(&got) {
+            let want = if text(&c["text"]).trim().is_empty() {
+                ""
+            } else {
+                text(&c["beam4"]["text"])
+            };
+            assert_eq!(g, want, "{variant}: {:?}", c["text"]);
+        }
+    }
+}
+
+/// pytorch_model.bin (a pickled state dict with every tied copy, as older opus-mt repos ship: PyTorch's
+/// zip format in tiny-a, the pre-1.6 legacy format in tiny-b) and model.safetensors (tied copies
+/// dropped) load to the same model: identical logits, identical outputs.
+#[test]
+fn pytorch_bin_and_safetensors_load_the_same_model() {
+    for variant in VARIANTS {
+        let src = fixtures().join(variant);
+        let tmp = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() != "model.safetensors" {
+                std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).unwrap();
+            }
+        }
+        assert!(tmp.path().join("pytorch_model.bin").is_file(), "{variant} has no pytorch_model.bin");
+        let from_bin = load_dir(tmp.path(), MarianOptions::default());
+        let from_st = load(variant);
+        let exp = expected(variant);
+        let sources: Vec<Vec<u32>> = exp["translate"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| from_st.tokenizer().encode(text(&c["text"])))
+            .collect();
+        // Same logits, bit for bit, for a first decoder step over the whole batch.
+        let logits = |t: &MarianTranslator| {
+            let enc = t.model().encode(&sources).unwrap();
+            let mut cache = warta::translate::marian::model::DecoderCache::default();
+            let start = vec![t.generation().decoder_start_token_id; sources.len()];
+            t.model()
+                .decode_step(&start, &enc, &mut cache)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        assert_eq!(logits(&from_bin), logits(&from_st), "{variant}");
+        for beams in [1, 4] {
+            assert_eq!(
+                from_bin.generate_ids(&sources, beams).unwrap(),
+                from_st.generate_ids(&sources, beams).unwrap(),
+                "{variant}"
+            );
+        }
+    }
+}
+
+/// A segment longer than the position table (tiny-b has 64 positions) is split at clause boundaries,
+/// each part translated as it would be alone, rejoined, with a warning; nothing is cut.
+#[test]
+fn overlong_segments_are_split_not_truncated() {
+    let mut t = load("tiny-b");
+    let sentence = "Pemerintah mengumumkan bahwa vaksin akan diberikan secara gratis kepada seluruh masyarakat";
+    let long = std::iter::repeat_n(sentence, 6)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let n = t.tokenizer().encode(&long).len();
+    assert!(n > t.max_source_tokens(), "{n} tokens is not too long");
+    let out = t.translate_segments(&[long.clone()]).unwrap();
+    let warnings = t.take_warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("split at clause boundaries")),
+        "{warnings:?}"
+    );
+    let limit = t.max_source_tokens();
+    let parts =
+        warta::translate::marian::split_to_fit(&long, limit, &|s| t.tokenizer().encode(s).len());
+    assert!(parts.len() >= 2 && parts.iter().all(|p| t.tokenizer().encode(p).len() <= limit));
+    assert_eq!(parts.join(" "), long, "parts cover the whole segment");
+    let each = t.translate_segments(&parts).unwrap();
+    assert_eq!(
+        out[0],
+        each.iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+}
