@@ -347,8 +347,15 @@ fn input(request: &SummaryRequest<'_>) -> Input {
         header.push(format!("Dateline: {d}"));
     }
     let header = header.join("\n");
+    // The site and the agency it credits may be named in a summary ("Kompas.com reported").
+    let credits = [&meta.site, &meta.source]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
     let source_text: String = std::iter::once(meta.title.clone().unwrap_or_default())
-        .chain(std::iter::once(header.clone()))
+        .chain([header.clone(), credits])
         .chain(article.paragraphs.iter().map(|p| p.text.clone()))
         .collect::<Vec<_>>()
         .join("\n");
