@@ -546,6 +546,27 @@ fn shards_cover_every_input_once_and_merge_into_the_single_run_manifest() {
         }
     }
 
+    // A copy of shard 2 that disagrees about one file: reported; the done result is kept.
+    let copy = out.join("shard-2-copy");
+    fs::create_dir_all(&copy).unwrap();
+    fs::copy(out.join("shard-2/batch.json"), copy.join("batch.json")).unwrap();
+    let text = fs::read_to_string(out.join("shard-2/manifest.jsonl")).unwrap();
+    let victim = text
+        .lines()
+        .find(|l| l.contains(r#""status":"ok""#))
+        .unwrap()
+        .to_string();
+    let victim_path = field(&serde_json::from_str(&victim).unwrap(), "path").to_string();
+    let changed = victim.replace(r#""status":"ok""#, r#""status":"failed""#);
+    fs::write(copy.join("manifest.jsonl"), text.replace(&victim, &changed)).unwrap();
+    let disagreeing = merge(&["shard-1", "shard-2-copy", "shard-2", "shard-3"]);
+    assert_eq!(disagreeing.status.code(), Some(3));
+    let err = stderr(&disagreeing);
+    assert!(err.contains("1 file(s) have different results"), "{err}");
+    assert!(err.contains(&format!("{victim_path}: failed in")), "{err}");
+    assert_eq!(statuses(&manifest(&out)), single);
+    fs::remove_dir_all(&copy).unwrap();
+
     // Without shard 3: its files are reported missing, on stdout, one per line.
     let partial = merge(&["shard-1", "shard-2"]);
     assert_eq!(partial.status.code(), Some(3));

@@ -133,7 +133,8 @@ pub fn run(args: &BatchArgs, global: &GlobalArgs, verbosity: Verbosity) -> crate
                     merged.insert(p, loc);
                 }
                 Some(prev) => {
-                    if prev.status == loc.status && prev.hash == loc.hash {
+                    // `ok` and `skipped` both mean done: not a disagreement.
+                    if prev.status.is_done() == loc.status.is_done() && prev.hash == loc.hash {
                         duplicates += 1;
                     } else {
                         conflict_count += 1;
