@@ -313,9 +313,12 @@ pub struct EvalArgs {
     /// Use only the first N lines.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Include per-sentence scores (JSON output).
+    /// Also report every line's own scores (sentence BLEU with effective order, chrF, chrF++).
     #[arg(long)]
     pub per_sentence: bool,
+    /// With --src: also write the translations to FILE, one line per source line.
+    #[arg(long, value_name = "FILE", requires = "src", conflicts_with = "hyp")]
+    pub save_hyp: Option<PathBuf>,
     #[command(flatten)]
     pub models: ModelArgs,
 }
@@ -352,7 +355,11 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
         Command::Summarize(args) => summarize(args, global),
         Command::Batch(args) => crate::batch::run(&args, global),
         Command::Models(args) => models(args, global),
-        Command::Eval(_) => Err(crate::Error::NotAvailable("`warta eval`")),
+        Command::Eval(args) => {
+            let report = crate::eval::run(&args, show_progress(global))?;
+            crate::output::write(global.output.as_deref(), &report.render(global.format))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(args) => match args.engine {
             BenchEngine::Marian => bench_marian(args, global),
             BenchEngine::Llm => Err(crate::Error::NotAvailable("`warta bench --engine llm`")),
@@ -537,14 +544,18 @@ fn load_options(opts: &InputArgs) -> crate::article::LoadOptions {
         max_bytes: opts.max_bytes,
     }
 }
-/// Warnings about a loaded article on standard error (unless `-q`); with `-v` also how it was read, and
-/// with `-vv` every span the cleaner removed.
+
+/// Warnings about a loaded article, naming its file (unless `-q`); with `-v` also how it was read,
+/// and with `-vv` every span the cleaner removed.
 fn report_article(article: &crate::article::Article, global: &GlobalArgs) {
+    let named: Vec<String> = article
+        .warnings
+        .iter()
+        .map(|w| format!("{}: {w}", article.origin))
+        .collect();
+    warn(global, &named);
     if global.quiet {
         return;
-    }
-    for w in &article.warnings {
-        eprintln!("warta: warning: {}: {w}", article.origin);
     }
     if global.verbose > 0 {
         let i = &article.input;
