@@ -444,6 +444,7 @@ fn translate_raw(
     let rendered = match global.format {
         Format::Json => {
             let info = translator.info();
+            let translated = out.iter().filter(|l| !l.is_empty()).count();
             let doc = raw::RawOutput {
                 lines: out,
                 translator: info.translator,
@@ -453,7 +454,7 @@ fn translate_raw(
                     load_s: loaded,
                     translate_s,
                     total_s,
-                    lines_per_s: lines.len() as f64 / translate_s.max(1e-9),
+                    lines_per_s: translated as f64 / translate_s.max(1e-9),
                 },
             };
             let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
@@ -504,7 +505,7 @@ fn bench_marian(_args: BenchArgs, global: &GlobalArgs) -> crate::Result<std::pro
     })
     .map_err(|source| crate::translate::marian::MarianError::Tensor {
         model: "benchmark".into(),
-        source,
+        source: Box::new(source),
     })?;
     let text = match global.format {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",

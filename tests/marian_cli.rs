@@ -22,6 +22,11 @@ fn warta(home: &Path) -> Command {
     cmd
 }
 
+/// Run to success and return standard output.
+fn stdout_of(cmd: &mut Command) -> Vec<u8> {
+    cmd.assert().success().get_output().stdout.clone()
+}
+
 fn expected(variant: &str) -> Value {
     let p = fixtures().join(format!("{variant}.expected.json"));
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
@@ -54,15 +59,12 @@ fn raw_translation_gives_the_recorded_strings_line_for_line() {
         let (lines, want) = lines_and_translations(variant);
         let input = tmp.path().join("in.txt");
         std::fs::write(&input, lines.join("\n") + "\n").unwrap();
-        let out = warta(tmp.path())
-            .args(["translate", "--raw", "--model"])
-            .arg(fixtures().join(variant))
-            .arg(&input)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
+        let out = stdout_of(
+            warta(tmp.path())
+                .args(["translate", "--raw", "--model"])
+                .arg(fixtures().join(variant))
+                .arg(&input),
+        );
         let got = String::from_utf8(out).unwrap();
         assert_eq!(got, want.join("\n") + "\n", "{variant}");
     }
@@ -73,24 +75,21 @@ fn raw_json_output_and_stdin() {
     let tmp = tempfile::tempdir().unwrap();
     let (lines, want) = lines_and_translations("tiny-a");
     let input = format!("{}\n\n{}\n", lines[0], lines[1]);
-    let out = warta(tmp.path())
-        .args([
-            "translate",
-            "--raw",
-            "--format",
-            "json",
-            "--batch-size",
-            "1",
-            "--model",
-        ])
-        .arg(fixtures().join("tiny-a"))
-        .arg("-")
-        .write_stdin(input)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(
+        warta(tmp.path())
+            .args([
+                "translate",
+                "--raw",
+                "--format",
+                "json",
+                "--batch-size",
+                "1",
+                "--model",
+            ])
+            .arg(fixtures().join("tiny-a"))
+            .arg("-")
+            .write_stdin(input),
+    );
     let v: Value = serde_json::from_slice(&out).unwrap();
     let got: Vec<&str> = v["lines"]
         .as_array()
@@ -173,18 +172,23 @@ fn broken_model_directories_give_clear_errors() {
     std::fs::write(dir.path().join("config.json"), "{\"d_model\": 25}").unwrap();
     fails_cleanly(dir.path(), &["config.json", "divisible"]);
 
-    let dir = model_copy("tiny-b");
-    let st = dir.path().join("model.safetensors");
-    let bytes = std::fs::read(&st).unwrap();
-    std::fs::write(&st, &bytes[..bytes.len() / 2]).unwrap();
-    fails_cleanly(dir.path(), &["model.safetensors"]);
-
-    let dir = model_copy("tiny-a");
-    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
-    let bin = dir.path().join("pytorch_model.bin");
-    let bytes = std::fs::read(&bin).unwrap();
-    std::fs::write(&bin, &bytes[..bytes.len() / 3]).unwrap();
-    fails_cleanly(dir.path(), &["pytorch_model.bin"]);
+    // Weights cut short: safetensors, a zip pytorch_model.bin (tiny-a), a legacy one (tiny-b).
+    let cut = |variant: &str, file: &str, at: &dyn Fn(usize) -> usize| {
+        let dir = model_copy(variant);
+        if file != "model.safetensors" {
+            std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+        }
+        let path = dir.path().join(file);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..at(bytes.len())]).unwrap();
+        fails_cleanly(dir.path(), &[file]);
+    };
+    cut("tiny-b", "model.safetensors", &|n| n / 2);
+    cut("tiny-a", "pytorch_model.bin", &|n| n / 3);
+    for at in [20, 5000] {
+        cut("tiny-b", "pytorch_model.bin", &|_| at);
+    }
+    cut("tiny-b", "pytorch_model.bin", &|n| n - 100);
 
     let dir = model_copy("tiny-a");
     std::fs::write(dir.path().join("source.spm"), b"\x0a\xff\xff").unwrap();
@@ -204,13 +208,7 @@ fn broken_model_directories_give_clear_errors() {
 #[test]
 fn models_lists_files_cache_and_offline_state() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = warta(tmp.path())
-        .args(["models", "--format", "json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(warta(tmp.path()).args(["models", "--format", "json"]));
     let v: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["cache_dir"], tmp.path().join("hub").display().to_string());
     assert!(v["cache_from"].as_str().unwrap().starts_with("HF_HOME"));
@@ -225,14 +223,11 @@ fn models_lists_files_cache_and_offline_state() {
     assert_eq!(v["models"][1]["role"], "llm");
 
     // A local model directory: every file present, with its size.
-    let out = warta(tmp.path())
-        .args(["models", "--model"])
-        .arg(fixtures().join("tiny-a"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(
+        warta(tmp.path())
+            .args(["models", "--model"])
+            .arg(fixtures().join("tiny-a")),
+    );
     let text = String::from_utf8(out).unwrap();
     assert!(
         text.contains("model.safetensors") && text.contains("source.spm"),
@@ -253,4 +248,130 @@ fn models_lists_files_cache_and_offline_state() {
         stderr.contains("config.json") && stderr.contains("offline"),
         "{stderr}"
     );
+}
+
+/// A minimal stand-in for the Hugging Face Hub on loopback: `GET /{repo}/resolve/{rev}/{file}` with
+/// the headers hf-hub reads (etag, x-repo-commit, content-range), ranges honoured, 404 for files the
+/// repo does not have. Serves `dir` as `repo`; counts requests per file.
+fn serve_repo(
+    dir: PathBuf,
+    repo: &'static str,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(200) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            let mut range: (usize, Option<usize>) = (0, None);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(r) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                    let (a, b) = r.trim().split_once('-').unwrap_or(("0", ""));
+                    range = (a.parse().unwrap_or(0), b.parse().ok());
+                }
+                if request.is_empty() {
+                    request = line;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+            let prefix = format!("/{repo}/resolve/main/");
+            let file = path.strip_prefix(&prefix).map(str::to_string);
+            let body = file.as_ref().and_then(|f| std::fs::read(dir.join(f)).ok());
+            seen.lock().unwrap().push(path.clone());
+            let response = match body {
+                Some(body) => {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    body.hash(&mut h);
+                    let start = range.0.min(body.len());
+                    let end = range
+                        .1
+                        .unwrap_or(usize::MAX)
+                        .min(body.len().saturating_sub(1));
+                    let part = body.get(start..=end).unwrap_or(&[]);
+                    let range_start = start;
+                    let mut head = format!(
+                        "HTTP/1.1 206 Partial Content\r\netag: \"{:016x}\"\r\nx-repo-commit: \
+                         0123456789abcdef0123456789abcdef01234567\r\ncontent-range: bytes {range_start}-{end}/{}\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n",
+                        h.finish(),
+                        body.len(),
+                        part.len()
+                    )
+                    .into_bytes();
+                    head.extend_from_slice(part);
+                    head
+                }
+                None => b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    (url, log)
+}
+
+/// First run with network access: the default model is downloaded into the cache (here from a
+/// loopback stand-in for the Hub serving a fixture model as Helsinki-NLP/opus-mt-id-en, with
+/// pytorch_model.bin and no model.safetensors, like the real repo); later runs work offline from the
+/// cache, and `warta models` shows the cached files.
+#[test]
+fn first_run_downloads_the_default_model_then_works_offline() {
+    let repo_dir = model_copy("tiny-a");
+    std::fs::remove_file(repo_dir.path().join("model.safetensors")).unwrap();
+    let (endpoint, log) = serve_repo(repo_dir.path().to_path_buf(), "Helsinki-NLP/opus-mt-id-en");
+    let home = tempfile::tempdir().unwrap();
+    let (lines, want) = lines_and_translations("tiny-a");
+    let input = home.path().join("in.txt");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let want = want.join("\n") + "\n";
+
+    let online = || {
+        let mut cmd = warta(home.path());
+        cmd.env_remove("HF_HUB_OFFLINE")
+            .env("HF_ENDPOINT", &endpoint);
+        cmd
+    };
+    let out = stdout_of(online().args(["translate", "--raw"]).arg(&input));
+    assert_eq!(String::from_utf8(out).unwrap(), want);
+    let requested = log.lock().unwrap().clone();
+    assert!(
+        requested.iter().any(|p| p.ends_with("/model.safetensors")),
+        "{requested:?}"
+    );
+    assert!(
+        requested.iter().any(|p| p.ends_with("/pytorch_model.bin")),
+        "{requested:?}"
+    );
+
+    // Offline now: everything comes from the cache, nothing is requested.
+    let before = log.lock().unwrap().len();
+    let out = stdout_of(warta(home.path()).args(["translate", "--raw"]).arg(&input));
+    assert_eq!(String::from_utf8(out).unwrap(), want);
+    assert_eq!(log.lock().unwrap().len(), before);
+
+    let out = stdout_of(warta(home.path()).args(["models", "--format", "json"]));
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let files = v["models"][0]["files"].as_array().unwrap();
+    let weights = files
+        .iter()
+        .find(|f| f["name"] == "pytorch_model.bin")
+        .unwrap();
+    assert_eq!(weights["present"], true);
+    let size = std::fs::metadata(repo_dir.path().join("pytorch_model.bin"))
+        .unwrap()
+        .len();
+    assert_eq!(weights["size"], size);
+    assert!(weights["path"]
+        .as_str()
+        .unwrap()
+        .starts_with(&home.path().join("hub").display().to_string()));
 }

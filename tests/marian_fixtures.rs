@@ -48,6 +48,15 @@ fn text(v: &Value) -> &str {
     v.as_str().unwrap()
 }
 
+fn assert_no_mismatches(variant: &str, bad: &[String]) {
+    assert!(
+        bad.is_empty(),
+        "{variant}: {} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
 #[test]
 fn token_ids_match_marian_tokenizer() {
     for variant in VARIANTS {
@@ -64,12 +73,7 @@ fn token_ids_match_marian_tokenizer() {
                 ));
             }
         }
-        assert!(
-            bad.is_empty(),
-            "{variant}: {} mismatches:\n{}",
-            bad.len(),
-            bad.join("\n")
-        );
+        assert_no_mismatches(variant, &bad);
     }
 }
 
@@ -97,12 +101,7 @@ fn single_sentence_outputs_match_generate() {
                 }
             }
         }
-        assert!(
-            bad.is_empty(),
-            "{variant}: {} mismatches:\n{}",
-            bad.len(),
-            bad.join("\n")
-        );
+        assert_no_mismatches(variant, &bad);
     }
 }
 
@@ -182,7 +181,10 @@ fn pytorch_bin_and_safetensors_load_the_same_model() {
                 std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).unwrap();
             }
         }
-        assert!(tmp.path().join("pytorch_model.bin").is_file(), "{variant} has no pytorch_model.bin");
+        assert!(
+            tmp.path().join("pytorch_model.bin").is_file(),
+            "{variant} has no pytorch_model.bin"
+        );
         let from_bin = load_dir(tmp.path(), MarianOptions::default());
         let from_st = load(variant);
         let exp = expected(variant);
@@ -227,7 +229,7 @@ fn overlong_segments_are_split_not_truncated() {
         .join(", ");
     let n = t.tokenizer().encode(&long).len();
     assert!(n > t.max_source_tokens(), "{n} tokens is not too long");
-    let out = t.translate_segments(&[long.clone()]).unwrap();
+    let out = t.translate_segments(std::slice::from_ref(&long)).unwrap();
     let warnings = t.take_warnings();
     assert!(
         warnings

@@ -177,7 +177,9 @@ impl Inventory {
                     (None, Some(n)) => format!("~{} to download", human(n)),
                     (None, None) => String::new(),
                 };
-                let state = if f.present {
+                let state = if f.present && m.revision.is_none() {
+                    "found" // a local directory or file, not the cache
+                } else if f.present {
                     "cached"
                 } else if f.required {
                     missing = true;

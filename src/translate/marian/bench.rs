@@ -48,6 +48,16 @@ pub struct BenchRow {
     pub tokens_per_s: f64,
 }
 
+/// Where the time of one greedy run goes (milliseconds per decoder step, encoder once).
+#[derive(Debug, Clone, Serialize)]
+pub struct Breakdown {
+    pub batch: usize,
+    pub encoder_ms: f64,
+    pub decoder_layers_ms_per_step: f64,
+    pub output_layer_ms_per_step: f64,
+    pub search_ms_per_step: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub model: String,
@@ -58,10 +68,14 @@ pub struct BenchReport {
     pub load_average: String,
     pub runs: usize,
     pub rows: Vec<BenchRow>,
+    pub breakdown: Vec<Breakdown>,
 }
 
 const SOURCE_TOKENS: usize = 32;
 const TARGET_TOKENS: usize = 40;
+
+/// Adds one named tensor (`true`: ones, for layer-norm weights; else small random values).
+type Put<'a> = dyn FnMut(String, &[usize], bool) -> candle_core::Result<()> + 'a;
 
 /// Random weights in the layout of a `MarianMTModel` checkpoint.
 fn random_weights(c: &MarianConfig, dev: &Device) -> candle_core::Result<HashMap<String, Tensor>> {
@@ -77,7 +91,7 @@ fn random_weights(c: &MarianConfig, dev: &Device) -> candle_core::Result<HashMap
         Ok(())
     };
     put("model.shared.weight".into(), &[c.vocab_size, d], false)?;
-    let attn = |p: &str, put: &mut dyn FnMut(String, &[usize], bool) -> candle_core::Result<()>| {
+    let attn = |p: &str, put: &mut Put| {
         for n in ["q_proj", "k_proj", "v_proj", "out_proj"] {
             put(format!("{p}.{n}.weight"), &[d, d], false)?;
             put(format!("{p}.{n}.bias"), &[d], false)?;
@@ -174,6 +188,12 @@ pub fn run(runs: usize, mut progress: impl FnMut(&str)) -> candle_core::Result<B
             tokens_per_s: target_tokens as f64 / seconds,
         });
     }
+    let mut breakdown = Vec::new();
+    for batch in [1, 32] {
+        progress(&format!("breakdown, batch {batch}"));
+        let sources: Vec<Vec<u32>> = (0..batch).map(source).collect();
+        breakdown.push(profile(&model, &sources)?);
+    }
     Ok(BenchReport {
         model: "opus-mt-id-en shape (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocab 54796), random weights"
             .into(),
@@ -184,6 +204,45 @@ pub fn run(runs: usize, mut progress: impl FnMut(&str)) -> candle_core::Result<B
         load_average,
         runs,
         rows,
+        breakdown,
+    })
+}
+
+/// Time the parts of a forced 40-token greedy run separately.
+fn profile(model: &Marian, sources: &[Vec<u32>]) -> candle_core::Result<Breakdown> {
+    use super::model::DecoderCache;
+    let t0 = Instant::now();
+    let enc = model.encode(sources)?;
+    let encoder_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let mut cache = DecoderCache::default();
+    let mut tokens = vec![54795u32; sources.len()];
+    let (mut layers, mut output, mut search) = (0.0, 0.0, 0.0);
+    for _ in 0..TARGET_TOKENS {
+        let t = Instant::now();
+        let hidden = model.decode_hidden(&tokens, &enc, &mut cache)?;
+        let t_layers = t.elapsed().as_secs_f64();
+        let logits = model.logits(&hidden)?;
+        let t_output = t.elapsed().as_secs_f64();
+        let flat = logits.flatten_all()?.to_vec1::<f32>()?;
+        let vocab = flat.len() / tokens.len();
+        for (r, tok) in tokens.iter_mut().enumerate() {
+            let row = &flat[r * vocab..(r + 1) * vocab];
+            // Best token other than </s> and pad, as the forced run picks.
+            *tok = (1..vocab - 1)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a)))
+                .unwrap_or(1) as u32;
+        }
+        layers += t_layers;
+        output += t_output - t_layers;
+        search += t.elapsed().as_secs_f64() - t_output;
+    }
+    let per_step = 1e3 / TARGET_TOKENS as f64;
+    Ok(Breakdown {
+        batch: sources.len(),
+        encoder_ms,
+        decoder_layers_ms_per_step: layers * per_step,
+        output_layer_ms_per_step: output * per_step,
+        search_ms_per_step: search * per_step,
     })
 }
 
@@ -210,6 +269,17 @@ impl BenchReport {
             s.push_str(&format!(
                 "{:>5}  {:>5}  {:>12.1}  {:.3} ({} runs)\n",
                 r.batch, r.beams, r.tokens_per_s, r.seconds, self.runs
+            ));
+        }
+        s.push_str("\ngreedy breakdown: batch  encoder ms  decoder layers ms/step  output layer ms/step  search ms/step\n");
+        for b in &self.breakdown {
+            s.push_str(&format!(
+                "                  {:>5}  {:>10.1}  {:>22.2}  {:>20.2}  {:>14.2}\n",
+                b.batch,
+                b.encoder_ms,
+                b.decoder_layers_ms_per_step,
+                b.output_layer_ms_per_step,
+                b.search_ms_per_step
             ));
         }
         s

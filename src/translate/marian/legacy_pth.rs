@@ -63,8 +63,14 @@ impl LegacyPth {
                 tensors.insert(info.name.clone(), info);
             }
         }
-        let keys: Vec<String> = Vec::<String>::try_from(read_pickle(&mut r)?)
-            .map_err(|_| candle_core::Error::Msg("bad storage key list".into()))?;
+        let keys: Vec<String> = match read_pickle(&mut r)? {
+            Object::List(items) | Object::Tuple(items) => items
+                .into_iter()
+                .map(|k| k.unicode().ok())
+                .collect::<Option<_>>()
+                .ok_or_else(|| candle_core::Error::Msg("bad storage key list".into()))?,
+            _ => bail!("bad storage key list"),
+        };
         // Element size of each storage, from any tensor that uses it.
         let elem_size: HashMap<&str, usize> = tensors
             .values()
@@ -77,7 +83,7 @@ impl LegacyPth {
             r.read_exact(&mut count)?;
             let numel = u64::from_le_bytes(count);
             let size = *elem_size.get(key.as_str()).unwrap_or(&1) as u64;
-            let bytes = numel.checked_mul(size).unwrap_or(u64::MAX);
+            let bytes = numel.saturating_mul(size);
             let start = pos + 8;
             if start.saturating_add(bytes) > file_len {
                 bail!("storage {key} runs past the end of the file (truncated?)");

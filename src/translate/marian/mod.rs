@@ -7,6 +7,7 @@
 //! truncated: a sentence longer than the model's position table is split at clause boundaries, the
 //! parts are translated and rejoined, and a warning says so.
 
+mod attention;
 pub mod bench;
 pub mod config;
 mod legacy_pth;
@@ -62,7 +63,7 @@ pub enum MarianError {
     #[error("Marian model {model}: {source}")]
     Tensor {
         model: String,
-        source: candle_core::Error,
+        source: Box<candle_core::Error>,
     },
 }
 
@@ -332,7 +333,7 @@ impl MarianTranslator {
         search::generate(&self.model, sources, &self.generation, beams).map_err(|source| {
             MarianError::Tensor {
                 model: self.id.clone(),
-                source,
+                source: Box::new(source),
             }
         })
     }

@@ -14,6 +14,7 @@
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 
+use super::attention::{self, CrossKv, KvCache};
 use super::config::{Activation, MarianConfig};
 
 type Result<T> = candle_core::Result<T>;
@@ -108,14 +109,13 @@ struct EncoderLayer {
     ffn_norm: LayerNorm,
 }
 
+/// A decoder layer: the encoder layer's self-attention and feed-forward blocks with cross-attention
+/// between them.
 #[derive(Debug, Clone)]
 struct DecoderLayer {
-    attn: SelfAttention,
-    attn_norm: LayerNorm,
+    base: EncoderLayer,
     cross: CrossAttention,
     cross_norm: LayerNorm,
-    ffn: FeedForward,
-    ffn_norm: LayerNorm,
 }
 
 /// A loaded Marian model.
@@ -137,35 +137,50 @@ pub struct Marian {
 
 /// The encoded source batch and everything the decoder reuses at every step.
 pub struct EncoderState {
-    /// Per decoder layer: cross-attention keys and values, `[batch, heads, src_len, head_dim]`.
-    cross_kv: Vec<(Tensor, Tensor)>,
-    /// Additive padding mask, `[batch, 1, 1, src_len]` (0 for tokens, -inf for padding).
-    mask: Tensor,
+    /// Per decoder layer: cross-attention keys and values of the encoder output.
+    cross: Vec<CrossKv>,
+    /// Real (unpadded) length of each batch entry.
+    lens: Vec<usize>,
 }
 
 impl EncoderState {
     pub fn batch_size(&self) -> usize {
-        self.mask.dim(0).unwrap_or(0)
+        self.lens.len()
     }
 
     /// Keep only the batch entries `keep` (in that order).
     pub fn select(&self, keep: &[u32]) -> Result<EncoderState> {
-        let idx = Tensor::new(keep, self.mask.device())?;
+        let cross = self
+            .cross
+            .iter()
+            .map(|kv| {
+                let block = kv.heads * kv.src_len * kv.head_dim;
+                let pick = |all: &[f32]| -> Vec<f32> {
+                    keep.iter()
+                        .flat_map(|&b| &all[b as usize * block..(b as usize + 1) * block])
+                        .copied()
+                        .collect()
+                };
+                CrossKv {
+                    k: pick(&kv.k),
+                    v: pick(&kv.v),
+                    heads: kv.heads,
+                    head_dim: kv.head_dim,
+                    src_len: kv.src_len,
+                }
+            })
+            .collect();
         Ok(EncoderState {
-            cross_kv: self
-                .cross_kv
-                .iter()
-                .map(|(k, v)| Ok((k.index_select(&idx, 0)?, v.index_select(&idx, 0)?)))
-                .collect::<Result<_>>()?,
-            mask: self.mask.index_select(&idx, 0)?,
+            cross,
+            lens: keep.iter().map(|&b| self.lens[b as usize]).collect(),
         })
     }
 }
 
-/// The decoder's self-attention cache: per layer, keys and values `[rows, heads, steps, head_dim]`.
+/// The decoder's self-attention cache, one [`KvCache`] per layer.
 #[derive(Default)]
 pub struct DecoderCache {
-    kv: Vec<(Tensor, Tensor)>,
+    layers: Vec<KvCache>,
     steps: usize,
 }
 
@@ -176,18 +191,15 @@ impl DecoderCache {
 
     /// Reorder (and drop) rows: row `i` of the new cache is row `rows[i]` of the old one.
     pub fn select_rows(&mut self, rows: &[u32]) -> Result<()> {
-        if self.kv.is_empty() {
+        let Some(first) = self.layers.first() else {
             return Ok(());
-        }
-        let identity = rows.len() == self.kv[0].0.dim(0)?
-            && rows.iter().enumerate().all(|(i, &r)| i as u32 == r);
-        if identity {
-            return Ok(());
-        }
-        let idx = Tensor::new(rows, self.kv[0].0.device())?;
-        for (k, v) in self.kv.iter_mut() {
-            *k = k.index_select(&idx, 0)?;
-            *v = v.index_select(&idx, 0)?;
+        };
+        let identity =
+            rows.len() == first.rows() && rows.iter().enumerate().all(|(i, &r)| i as u32 == r);
+        if !identity {
+            for layer in self.layers.iter_mut() {
+                layer.select_rows(rows, self.steps);
+            }
         }
         Ok(())
     }
@@ -243,36 +255,23 @@ impl Marian {
         let encoder = (0..config.encoder_layers)
             .map(|i| {
                 let p = format!("model.encoder.layers.{i}");
-                Ok(EncoderLayer {
-                    attn: w.self_attention(
-                        &format!("{p}.self_attn"),
-                        d,
-                        config.encoder_attention_heads,
-                    )?,
-                    attn_norm: w.layer_norm(&format!("{p}.self_attn_layer_norm"), d)?,
-                    ffn: w.ffn(&p, d, config.encoder_ffn_dim, act)?,
-                    ffn_norm: w.layer_norm(&format!("{p}.final_layer_norm"), d)?,
-                })
+                w.block(
+                    &p,
+                    d,
+                    config.encoder_attention_heads,
+                    config.encoder_ffn_dim,
+                    act,
+                )
             })
             .collect::<Result<Vec<_>>>()?;
         let decoder = (0..config.decoder_layers)
             .map(|i| {
                 let p = format!("model.decoder.layers.{i}");
+                let heads = config.decoder_attention_heads;
                 Ok(DecoderLayer {
-                    attn: w.self_attention(
-                        &format!("{p}.self_attn"),
-                        d,
-                        config.decoder_attention_heads,
-                    )?,
-                    attn_norm: w.layer_norm(&format!("{p}.self_attn_layer_norm"), d)?,
-                    cross: w.cross_attention(
-                        &format!("{p}.encoder_attn"),
-                        d,
-                        config.decoder_attention_heads,
-                    )?,
+                    base: w.block(&p, d, heads, config.decoder_ffn_dim, act)?,
+                    cross: w.cross_attention(&format!("{p}.encoder_attn"), d, heads)?,
                     cross_norm: w.layer_norm(&format!("{p}.encoder_attn_layer_norm"), d)?,
-                    ffn: w.ffn(&p, d, config.decoder_ffn_dim, act)?,
-                    ffn_norm: w.layer_norm(&format!("{p}.final_layer_norm"), d)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -339,17 +338,48 @@ impl Marian {
             let f = layer.ffn.forward(&x)?;
             x = layer.ffn_norm.forward(&(x + f)?)?;
         }
-        let cross_kv = self
+        let cross = self
             .decoder
             .iter()
-            .map(|layer| layer.cross.keys_values(&x, b, s))
+            .map(|layer| {
+                let (k, v) = layer.cross.keys_values(&x, b, s)?;
+                Ok(CrossKv {
+                    k: k.flatten_all()?.to_vec1::<f32>()?,
+                    v: v.flatten_all()?.to_vec1::<f32>()?,
+                    heads: layer.cross.heads,
+                    head_dim: layer.cross.head_dim,
+                    src_len: s,
+                })
+            })
             .collect::<Result<_>>()?;
-        Ok(EncoderState { cross_kv, mask })
+        Ok(EncoderState {
+            cross,
+            lens: batch.iter().map(Vec::len).collect(),
+        })
     }
 
     /// One decoder step: `tokens` holds the last token of every row; rows are grouped by batch entry,
     /// `rows / batch` consecutive rows (beams) per entry of `enc`. Returns logits `[rows, vocab]`.
     pub fn decode_step(
+        &self,
+        tokens: &[u32],
+        enc: &EncoderState,
+        cache: &mut DecoderCache,
+    ) -> Result<Tensor> {
+        let hidden = self.decode_hidden(tokens, enc, cache)?;
+        self.logits(&hidden)
+    }
+
+    /// The output layer: hidden states `[rows, d_model]` → logits `[rows, vocab]`.
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        hidden
+            .matmul(&self.lm_head_t)?
+            .broadcast_add(&self.final_logits_bias)
+    }
+
+    /// The decoder layers of one step (see [`decode_step`](Self::decode_step)), without the output
+    /// layer: `[rows, d_model]`.
+    pub fn decode_hidden(
         &self,
         tokens: &[u32],
         enc: &EncoderState,
@@ -370,24 +400,35 @@ impl Marian {
         let ids = Tensor::new(tokens, &self.device)?;
         let x = (self.dec_embed.index_select(&ids, 0)? * self.embed_scale)?;
         let mut x = x.broadcast_add(&self.dec_positions.i(pos)?)?;
-        let first = cache.kv.is_empty();
+        if cache.layers.is_empty() {
+            cache.layers = self
+                .decoder
+                .iter()
+                .map(|l| KvCache::new(n, l.base.attn.heads, l.base.attn.head_dim, 32))
+                .collect();
+        }
+        let d = self.config.d_model;
+        let rows = |v: Vec<f32>| Tensor::from_vec(v, (n, d), &self.device);
         for (i, layer) in self.decoder.iter().enumerate() {
-            let (a, k, v) = layer.attn.forward_step(&x, cache.kv.get(i))?;
-            if first {
-                cache.kv.push((k, v));
-            } else {
-                cache.kv[i] = (k, v);
-            }
-            x = layer.attn_norm.forward(&(x + a)?)?;
-            let (ck, cv) = &enc.cross_kv[i];
-            let c = layer.cross.forward(&x, ck, cv, &enc.mask, n / b)?;
+            let qkv = layer
+                .base
+                .attn
+                .qkv
+                .forward(&x)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            let a = attention::self_attention(&qkv, &mut cache.layers[i], pos);
+            let a = layer.base.attn.out.forward(&rows(a)?)?;
+            x = layer.base.attn_norm.forward(&(x + a)?)?;
+            let q = layer.cross.q.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+            let c = attention::cross_attention(&q, &enc.cross[i], &enc.lens);
+            let c = layer.cross.out.forward(&rows(c)?)?;
             x = layer.cross_norm.forward(&(x + c)?)?;
-            let f = layer.ffn.forward(&x)?;
-            x = layer.ffn_norm.forward(&(x + f)?)?;
+            let f = layer.base.ffn.forward(&x)?;
+            x = layer.base.ffn_norm.forward(&(x + f)?)?;
         }
         cache.steps += 1;
-        x.matmul(&self.lm_head_t)?
-            .broadcast_add(&self.final_logits_bias)
+        Ok(x)
     }
 }
 
@@ -411,32 +452,6 @@ impl SelfAttention {
             .reshape((b * s, h * dh))?;
         self.out.forward(&out)
     }
-
-    /// One decoder step over `[n, d]`: appends this step's keys and values to `past`, attends over all
-    /// of them (nothing in the past is masked). Returns the output and the grown cache.
-    fn forward_step(
-        &self,
-        x: &Tensor,
-        past: Option<&(Tensor, Tensor)>,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
-        let n = x.dim(0)?;
-        let (h, dh) = (self.heads, self.head_dim);
-        let qkv = self
-            .qkv
-            .forward(x)?
-            .reshape((n, 3, h, 1, dh))?
-            .transpose(0, 1)?
-            .contiguous()?;
-        let (q, k, v) = (qkv.i(0)?, qkv.i(1)?, qkv.i(2)?);
-        let (k, v) = match past {
-            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-            None => (k, v),
-        };
-        let scores = q.matmul(&k.t()?)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let out = probs.matmul(&v)?.reshape((n, h * dh))?;
-        Ok((self.out.forward(&out)?, k, v))
-    }
 }
 
 impl CrossAttention {
@@ -450,35 +465,6 @@ impl CrossAttention {
             .permute((2, 0, 3, 1, 4))?
             .contiguous()?;
         Ok((kv.i(0)?, kv.i(1)?))
-    }
-
-    /// `x`: `[b*beams, d]`, grouped by batch entry. The beams of an entry are stacked as query rows
-    /// against that entry's keys.
-    fn forward(
-        &self,
-        x: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        mask: &Tensor,
-        beams: usize,
-    ) -> Result<Tensor> {
-        let n = x.dim(0)?;
-        let b = n / beams;
-        let (h, dh) = (self.heads, self.head_dim);
-        let q = self
-            .q
-            .forward(x)?
-            .reshape((b, beams, h, dh))?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let scores = q.matmul(&k.t()?)?.broadcast_add(mask)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let out = probs
-            .matmul(v)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((n, h * dh))?;
-        self.out.forward(&out)
     }
 }
 
@@ -597,6 +583,23 @@ impl Weights<'_> {
         })
     }
 
+    /// Self-attention and feed-forward with their norms (a whole encoder layer).
+    fn block(
+        &self,
+        p: &str,
+        d: usize,
+        heads: usize,
+        ffn: usize,
+        act: Activation,
+    ) -> Result<EncoderLayer> {
+        Ok(EncoderLayer {
+            attn: self.self_attention(&format!("{p}.self_attn"), d, heads)?,
+            attn_norm: self.layer_norm(&format!("{p}.self_attn_layer_norm"), d)?,
+            ffn: self.ffn(p, d, ffn, act)?,
+            ffn_norm: self.layer_norm(&format!("{p}.final_layer_norm"), d)?,
+        })
+    }
+
     fn layer_norm(&self, p: &str, d: usize) -> Result<LayerNorm> {
         Ok(LayerNorm {
             w: self.first(&[&format!("{p}.weight")], &[d])?,
@@ -623,7 +626,7 @@ pub fn log_softmax_in_place(row: &mut [f32]) {
     let sum: f32 = row.iter().map(|&x| (x - max).exp()).sum();
     let log_sum = sum.ln();
     for x in row.iter_mut() {
-        *x = *x - max - log_sum;
+        *x = (*x - max) - log_sum;
     }
 }
 

@@ -195,12 +195,7 @@ fn beam(
             for (j, hyp) in s.running.iter().enumerate() {
                 let r = a * nb + j;
                 let row = &mut flat[r * vocab..(r + 1) * vocab];
-                log_softmax_in_place(row);
-                process(row, &hyp.seq, gen, true);
-                for (t, &x) in row.iter().enumerate() {
-                    let score = x + hyp.score;
-                    push_top(&mut top, keep_k, (score, j * vocab + t));
-                }
+                beam_row(row, &hyp.seq, gen, hyp.score, keep_k, j * vocab, &mut top);
             }
             let cands: Vec<(f32, usize, u32, bool)> = top
                 .iter()
@@ -301,11 +296,41 @@ fn beam(
         .collect())
 }
 
+/// Add the continuations of one beam to `top`: `log_softmax(logits)`, the processors, plus the beam's
+/// score, as the library computes them (the log-softmax is taken before the processors).
+fn beam_row(
+    row: &mut [f32],
+    seq: &[u32],
+    gen: &GenerationConfig,
+    beam_score: f32,
+    k: usize,
+    base: usize,
+    top: &mut Vec<(f32, usize)>,
+) {
+    let forced = gen.forced_eos_token_id.is_some() && seq.len() + 1 == gen.max_length;
+    if gen.renormalize_logits || forced {
+        log_softmax_in_place(row);
+        process(row, seq, gen, true);
+        for (t, &x) in row.iter().enumerate() {
+            push_top(top, k, (x + beam_score, base + t));
+        }
+        return;
+    }
+    // The common case in one pass less: the log-softmax terms, then the bans (-inf stays -inf), then
+    // each token's log-probability computed as `(x - max) - log_sum` like the library's kernel.
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = row.iter().map(|&x| (x - max).exp()).sum::<f32>().ln();
+    process(row, seq, gen, false);
+    for (t, &x) in row.iter().enumerate() {
+        push_top(top, k, (((x - max) - log_sum) + beam_score, base + t));
+    }
+}
+
 /// Keep the `k` best (score desc, then index asc) in `top`, sorted.
 fn push_top(top: &mut Vec<(f32, usize)>, k: usize, item: (f32, usize)) {
     if top.len() == k {
         let worst = top[k - 1];
-        if !(item.0 > worst.0) {
+        if item.0.partial_cmp(&worst.0) != Some(std::cmp::Ordering::Greater) {
             return; // equal scores keep the earlier index
         }
     }

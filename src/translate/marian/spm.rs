@@ -210,13 +210,10 @@ impl SentencePiece {
         }
         let mut is_prev_space = spec.remove_extra_whitespaces;
         while !input.is_empty() {
-            let (piece, consumed) = self.normalize_prefix(input);
-            let mut piece = piece;
-            while is_prev_space {
-                match piece.strip_prefix(' ') {
-                    Some(rest) => piece = rest,
-                    None => break,
-                }
+            let (mut piece, consumed) = self.normalize_prefix(input);
+            // Spaces right after a space are dropped.
+            if is_prev_space {
+                piece = piece.trim_start_matches(' ');
             }
             if !piece.is_empty() {
                 for c in piece.chars() {
