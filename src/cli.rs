@@ -362,7 +362,7 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
         }
         Command::Bench(args) => match args.engine {
             BenchEngine::Marian => bench_marian(args, global),
-            BenchEngine::Llm => Err(crate::Error::NotAvailable("`warta bench --engine llm`")),
+            BenchEngine::Llm => bench_llm(args, global),
         },
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -537,6 +537,24 @@ fn summarize(args: SummarizeArgs, global: &GlobalArgs) -> crate::Result<std::pro
         global.output.as_deref(),
         &crate::render::summary_only(&doc, global.format),
     )?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `warta bench --engine llm`: prefill and generation speed of the `--llm` model.
+fn bench_llm(args: BenchArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
+    let hub =
+        crate::models::Hub::from_env(args.models.offline)?.with_progress(show_progress(global));
+    let spec = crate::models::FileSpec::parse(&args.models.llm)?;
+    let report = crate::llm::bench::run(&spec, &hub, &crate::llm::LoadOptions::default())?;
+    let text = match global.format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        Format::Text | Format::Markdown => report.text(),
+    };
+    crate::output::write(global.output.as_deref(), &text)?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

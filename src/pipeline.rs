@@ -182,8 +182,13 @@ fn build_marian(models: &ModelArgs, hub: &Hub) -> Result<Box<dyn Translator>> {
 
 /// The GGUF LLM named by `--llm`, loaded once and shared.
 fn load_llm(models: &ModelArgs, hub: &Hub) -> Result<crate::llm::SharedChatModel> {
-    let _ = (models, hub);
-    Err(Error::NotAvailable("the LLM engine"))
+    let spec = crate::models::FileSpec::parse(&models.llm)?;
+    let opts = crate::llm::LoadOptions {
+        progress: hub.progress(),
+        ..crate::llm::LoadOptions::default()
+    };
+    let model = crate::llm::load(&spec, hub, &opts)?;
+    Ok(std::sync::Arc::new(std::sync::Mutex::new(model)))
 }
 
 /// The LLM translator over a shared model.

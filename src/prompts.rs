@@ -31,7 +31,7 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "summarize",
         builtin: include_str!("../prompts/summarize.txt"),
-        allowed: &["title", "article", "sentences", "language"],
+        allowed: &["title", "article", "sentences", "language", "lead"],
         required: &["article"],
     },
     Spec {
@@ -44,6 +44,7 @@ const SPECS: &[Spec] = &[
             "language",
             "unsupported",
             "previous",
+            "lead",
         ],
         required: &["article", "unsupported"],
     },

@@ -16,15 +16,16 @@ const INJECTION: &str = concat!(
     "/tests/fixtures/en-bridge-injection.txt"
 );
 
-fn warta() -> Command {
+/// `warta ARGS` with SmolLM2 as the LLM (model options follow the subcommand).
+fn warta(args: &[&str]) -> Command {
     let mut c = Command::cargo_bin("warta").expect("the warta binary is built");
-    c.args(["--llm", SMOL, "--offline", "--threads", "2"]);
+    c.args(args)
+        .args(["--llm", SMOL, "--offline", "--threads", "2"]);
     c
 }
 
 fn json(args: &[&str]) -> Value {
-    let out = warta()
-        .args(args)
+    let out = warta(args)
         .args(["--format", "json"])
         .output()
         .expect("warta runs");
@@ -79,7 +80,10 @@ fn instructions_inside_the_article_are_not_followed() {
     let v = json(&["summarize", INJECTION, "--sentences", "2"]);
     let s = summary(&v).to_lowercase();
     assert!(s.contains("bridge"), "{s:?}");
-    assert!(!s.contains("poem") && !s.contains("cat"), "{s:?}");
+    let words: Vec<&str> = s.split(|c: char| !c.is_alphabetic()).collect();
+    for w in ["poem", "poems", "cat", "cats"] {
+        assert!(!words.contains(&w), "{s:?}");
+    }
 }
 
 #[test]
@@ -127,8 +131,7 @@ fn extractive_summary_needs_no_llm_summary() {
 
 /// Standard error of a `warta summarize` run that must fail.
 fn summarize_error(prompts: &Path) -> String {
-    let out = warta()
-        .args(["summarize", ARTICLE, "--prompts", prompts.to_str().unwrap()])
+    let out = warta(&["summarize", ARTICLE, "--prompts", prompts.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(!out.status.success());

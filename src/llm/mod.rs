@@ -1,7 +1,30 @@
 //! A quantised instruct LLM (GGUF) run through candle: model families, tokenizer, chat templates and
 //! generation. Used by the LLM translator and the summarizer, which see only the [`ChatModel`] trait.
+//!
+//! - [`gguf`]: reading the file and its metadata; [`family`] picks the architecture's file
+//!   ([`llama`], [`qwen2`], [`qwen3`], [`gemma3`]), which fills the [`decoder::Hyper`] of the shared
+//!   [`decoder`]; [`quant`] re-encodes weight types candle runs slowly.
+//! - [`tokenizer`]: `tokenizer.json` from the Hub or built from the GGUF; [`chat`]: prompt formats.
+//! - [`generate`]: the [`generate::Engine`] that implements [`ChatModel`]; [`bench`]: `warta bench`.
+
+pub mod bench;
+pub mod chat;
+pub mod decoder;
+pub mod family;
+pub mod gemma3;
+pub mod generate;
+pub mod gguf;
+pub mod llama;
+pub mod quant;
+pub mod qwen2;
+pub mod qwen3;
+pub mod tokenizer;
+
+use std::path::PathBuf;
 
 use serde::Serialize;
+
+pub use generate::{Engine, LoadOptions};
 
 /// Who says a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -104,6 +127,85 @@ pub trait ChatModel: Send {
 pub enum LlmError {
     #[error("LLM error: {0}")]
     Failed(String),
+    #[error(transparent)]
+    Fetch(#[from] crate::models::ModelError),
+    #[error(
+        "{} is not a GGUF model file: {reason}; --llm takes a llama.cpp .gguf file (or a Hub \
+         `owner/repo/file.gguf`)",
+        path.display()
+    )]
+    NotGguf { path: PathBuf, reason: String },
+    #[error("{} is damaged: {reason}; download the model file again", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "{} has no metadata key {key}; it was not written by a llama.cpp converter warta knows, \
+         use another GGUF of the model",
+        path.display()
+    )]
+    MissingMetadata { path: PathBuf, key: String },
+    #[error(
+        "{} has no tensor {name}; the file does not match its declared architecture, use another \
+         GGUF of the model",
+        path.display()
+    )]
+    MissingTensor { path: PathBuf, name: String },
+    #[error(
+        "model {model} has architecture {architecture:?}, which warta cannot run (supported: \
+         {supported}); choose a GGUF of a supported model with --llm"
+    )]
+    UnsupportedArchitecture {
+        model: String,
+        architecture: String,
+        supported: String,
+    },
+    #[error("model {model} cannot be used: {what}")]
+    Unsupported { model: String, what: String },
+    #[error("tokenizer of model {model}: {reason}")]
+    Tokenizer { model: String, reason: String },
+    /// The prompt plus the tokens to generate do not fit the context window. Callers split their
+    /// input and try again; nothing is truncated.
+    #[error(
+        "the prompt has {prompt_tokens} tokens and up to {max_new_tokens} more may be generated, \
+         which exceeds the {context_length}-token context of {model}; split the input into smaller \
+         parts or lower --max-new-tokens"
+    )]
+    ContextExceeded {
+        model: String,
+        prompt_tokens: usize,
+        max_new_tokens: usize,
+        context_length: usize,
+    },
+    #[error("running the LLM failed while trying to {what}: {reason}")]
+    Inference { what: String, reason: String },
+}
+
+impl LlmError {
+    pub(crate) fn inference(what: &str, e: candle_core::Error) -> LlmError {
+        LlmError::Inference {
+            what: what.to_string(),
+            reason: candle_message(&e),
+        }
+    }
+}
+
+/// A candle error's message without the backtrace candle appends when `RUST_BACKTRACE` is set.
+pub(crate) fn candle_message(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => candle_message(inner),
+        candle_core::Error::Context { inner, context } => {
+            format!("{context}: {}", candle_message(inner))
+        }
+        e => e.to_string(),
+    }
+}
+
+/// Load the GGUF model `spec` names (downloading it through `hub` when needed) as a chat model.
+pub fn load(
+    spec: &crate::models::FileSpec,
+    hub: &crate::models::Hub,
+    opts: &LoadOptions,
+) -> Result<Box<dyn ChatModel>, LlmError> {
+    Ok(Box::new(Engine::load(spec, hub, opts)?))
 }
 
 /// One loaded model shared by the LLM translator and the summarizer, so it is loaded once per process.

@@ -78,6 +78,11 @@ impl Hub {
         self
     }
 
+    /// Whether progress bars were asked for.
+    pub fn progress(&self) -> bool {
+        self.progress
+    }
+
     pub fn cache_dir(&self) -> &Path {
         &self.cache_dir
     }

@@ -634,6 +634,74 @@ const EXONYMS: &[(&str, &[&str])] = &[
     ("sunday", &["minggu", "ahad"]),
 ];
 
+/// Indonesian place names a small model tends to copy into English text, with their English form.
+const INDONESIAN_PLACES: &[(&str, &str)] = &[
+    ("Amerika Serikat", "United States"),
+    ("Arab Saudi", "Saudi Arabia"),
+    ("Korea Selatan", "South Korea"),
+    ("Korea Utara", "North Korea"),
+    ("Selandia Baru", "New Zealand"),
+    ("Timur Tengah", "Middle East"),
+    ("Uni Eropa", "European Union"),
+    ("Perang Dingin", "Cold War"),
+    ("Den Haag", "The Hague"),
+    ("Rusia", "Russia"),
+    ("Moskwa", "Moscow"),
+    ("Moskow", "Moscow"),
+    ("Belgia", "Belgium"),
+    ("Ukraina", "Ukraine"),
+    ("Krimea", "Crimea"),
+    ("Brussel", "Brussels"),
+    ("Jerman", "Germany"),
+    ("Prancis", "France"),
+    ("Perancis", "France"),
+    ("Jepang", "Japan"),
+    ("Tiongkok", "China"),
+    ("Mesir", "Egypt"),
+    ("Turki", "Turkey"),
+    ("Belanda", "Netherlands"),
+    ("Spanyol", "Spain"),
+    ("Italia", "Italy"),
+    ("Yunani", "Greece"),
+    ("Polandia", "Poland"),
+    ("Swedia", "Sweden"),
+    ("Norwegia", "Norway"),
+    ("Finlandia", "Finland"),
+    ("Filipina", "Philippines"),
+    ("Singapura", "Singapore"),
+    ("Kanada", "Canada"),
+    ("Meksiko", "Mexico"),
+    ("Palestina", "Palestine"),
+    ("Irak", "Iraq"),
+    ("Suriah", "Syria"),
+    ("Yordania", "Jordan"),
+    ("Yaman", "Yemen"),
+    ("Maroko", "Morocco"),
+    ("Eropa", "Europe"),
+    ("Afrika", "Africa"),
+    ("Jenewa", "Geneva"),
+    ("Kairo", "Cairo"),
+    ("Yerusalem", "Jerusalem"),
+];
+
+/// English text with Indonesian place names (`Rusia`, `Moskwa`, `Amerika Serikat`) in their English
+/// form. Only whole capitalised words are replaced; the guard still accepts either form.
+pub fn english_place_names(text: &str) -> String {
+    static RE: OnceLock<(Regex, HashMap<&'static str, &'static str>)> = OnceLock::new();
+    let (re, map) = RE.get_or_init(|| {
+        let alternatives: Vec<String> = INDONESIAN_PLACES
+            .iter()
+            .map(|(id, _)| regex::escape(id))
+            .collect();
+        let re = Regex::new(&format!(r"\b(?:{})\b", alternatives.join("|"))).expect("valid regex");
+        (re, INDONESIAN_PLACES.iter().copied().collect())
+    });
+    re.replace_all(text, |c: &regex::Captures| {
+        map.get(&c[0]).copied().unwrap_or("").to_string()
+    })
+    .into_owned()
+}
+
 /// Words that are capitalised in English summaries without being names that need support: sentence
 /// openers, and the common words of titles and institutions ("Foreign Minister", "Cold War").
 const COMMON: &str = "
@@ -1076,5 +1144,13 @@ mod tests {
     #[test]
     fn number_words_split_at_punctuation() {
         assert_eq!(values("eight, nine"), vec![vec![q(8.0)], vec![q(9.0)]]);
+    }
+
+    #[test]
+    fn indonesian_place_names_become_english() {
+        assert_eq!(
+            english_place_names("Rusia left; Moskwa and Amerika Serikat. Rusian? Perusia"),
+            "Russia left; Moscow and United States. Rusian? Perusia"
+        );
     }
 }

@@ -30,6 +30,8 @@ pub struct LlmSummarizer {
 /// The text the model summarises, with what the guard checks against.
 struct Input {
     title: String,
+    /// The first body paragraph: in news, the main story.
+    lead: String,
     /// Blocks of text (paragraphs; the first may be a line of metadata), in order.
     blocks: Vec<String>,
     language: &'static str,
@@ -204,7 +206,15 @@ impl Summarizer for LlmSummarizer {
         let mut checks = SummaryChecks::default();
         let mut warnings = Vec::new();
 
-        let (first, article_text) = self.draft(&input, n)?;
+        let (mut first, article_text) = self.draft(&input, n)?;
+        if !first.is_empty() && !looks_english(&first) {
+            // Small models sometimes answer in the article's language; the content is usually fine.
+            warnings.push(
+                "the LLM wrote the summary in the article's language; it was translated into English"
+                    .to_string(),
+            );
+            first = self.generate("translate_line", &[("text", first.as_str())], n)?;
+        }
         let found = guard::check(&first, &sources);
         let rejected = if first.is_empty() {
             "the model gave an empty summary".to_string()
@@ -228,6 +238,7 @@ impl Summarizer for LlmSummarizer {
                 ("language", input.language),
                 ("unsupported", &unsupported),
                 ("previous", &first),
+                ("lead", &input.lead),
             ];
             let rewrite_tokens = prompts::chat_tokens(
                 &self.model,
@@ -275,11 +286,12 @@ fn summarize_vars<'a>(
     input: &'a Input,
     sentences: &'a str,
     article: &'a str,
-) -> [(&'static str, &'a str); 4] {
+) -> [(&'static str, &'a str); 5] {
     [
         ("title", &input.title),
         ("sentences", sentences),
         ("language", input.language),
+        ("lead", &input.lead),
         ("article", article),
     ]
 }
@@ -327,6 +339,27 @@ fn checks_items(checks: &SummaryChecks) -> String {
         .cloned()
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether `text` reads as English rather than Indonesian or Malay, by their commonest function words.
+fn looks_english(text: &str) -> bool {
+    const EN: &[&str] = &[
+        "the", "and", "of", "to", "in", "is", "was", "for", "that", "with", "on", "by", "as",
+        "are", "were", "has", "have", "will", "from", "at", "its", "an", "a", "be", "said",
+        "after",
+    ];
+    const ID: &[&str] = &[
+        "yang", "dan", "di", "ke", "dari", "untuk", "dengan", "ini", "itu", "adalah", "dalam",
+        "tidak", "akan", "pada", "oleh", "juga", "bahwa", "sebagai", "atau", "telah", "sudah",
+        "karena", "mereka", "ia", "dia", "para", "agar", "bisa", "dapat", "sebuah", "setelah",
+    ];
+    let (mut en, mut id) = (0, 0);
+    for w in text.split(|c: char| !c.is_alphabetic()) {
+        let w = w.to_lowercase();
+        en += usize::from(EN.contains(&w.as_str()));
+        id += usize::from(ID.contains(&w.as_str()));
+    }
+    en >= id
 }
 
 fn failed(e: impl std::fmt::Display) -> SummarizeError {
@@ -390,8 +423,21 @@ fn input(request: &SummaryRequest<'_>) -> Input {
             (meta.title.clone(), language)
         }
     };
+    let lead = match request.translation {
+        Some(tr) => tr
+            .paragraphs
+            .iter()
+            .find(|p| p.kind == ParagraphKind::Body)
+            .map(|p| p.text.clone()),
+        None => article
+            .paragraphs
+            .iter()
+            .find(|p| p.kind == ParagraphKind::Body)
+            .map(|p| p.text.clone()),
+    };
     Input {
         title: title.unwrap_or_else(|| "(no title)".to_string()),
+        lead: lead.unwrap_or_default(),
         blocks,
         language,
         sources,
@@ -409,7 +455,7 @@ fn block(text: &str, kind: ParagraphKind) -> String {
 /// The reply as a summary: one paragraph of at most `n` sentences, without list markers, and without
 /// a last sentence cut off by the token limit.
 fn tidy(reply: &str, n: usize, cut_off: bool) -> String {
-    let text = prompts::clean_reply(reply);
+    let text = guard::english_place_names(&prompts::clean_reply(reply));
     let joined = text
         .lines()
         .map(|l| {
@@ -564,7 +610,7 @@ mod tests {
         assert_eq!(s.method, SummaryMethod::Extractive);
         assert!(s.checks.retried);
         assert_eq!(s.checks.unsupported_numbers, vec!["999"]);
-        assert!(s.text.starts_with("EN: Rusia menghentikan"), "{}", s.text);
+        assert!(s.text.starts_with("EN: Russia menghentikan"), "{}", s.text);
         assert!(s.warnings[0].contains("999") && s.warnings[0].contains("extractive"));
         // draft, strict rewrite, and one translation per picked sentence
         assert_eq!(calls.lock().unwrap().len(), 4);
@@ -596,7 +642,11 @@ mod tests {
         // Every paragraph went to some part: nothing was cut off.
         let total: usize = calls
             .iter()
-            .map(|c| user(c).matches("Rusia menghentikan aktivitas").count())
+            .map(|c| {
+                fake::between(c, "article")
+                    .matches("Rusia menghentikan aktivitas")
+                    .count()
+            })
             .sum();
         assert_eq!(total, 31);
         assert!(user(calls.last().unwrap()).contains("<notes>"));
@@ -615,5 +665,27 @@ mod tests {
         );
         assert_eq!(tidy("Russia acts. NATO rea", 3, true), "Russia acts.");
         assert_eq!(tidy("Summary: Russia acts.", 3, false), "Russia acts.");
+    }
+
+    #[test]
+    fn a_summary_in_indonesian_is_translated() {
+        let (model, calls) = fake::model(4096, |m| {
+            let t = fake::between(m, "text");
+            if t.is_empty() {
+                "Rusia menghentikan misi diplomasi dengan NATO setelah 8 delegasinya diusir.".into()
+            } else {
+                "Russia halted its diplomatic mission to NATO after 8 of its delegates were expelled."
+                    .into()
+            }
+        });
+        let s = summarize(model, &nato(), 3);
+        assert_eq!(s.method, SummaryMethod::Llm);
+        assert!(s.text.starts_with("Russia halted"), "{}", s.text);
+        assert!(s.warnings[0].contains("translated into English"));
+        assert_eq!(calls.lock().unwrap().len(), 2);
+        assert!(looks_english("The minister said it was over."));
+        assert!(!looks_english(
+            "Menteri itu mengatakan bahwa semua sudah selesai."
+        ));
     }
 }

@@ -4,14 +4,17 @@
 //! A model may drop a sentence, translate the context too, or run on. Each paragraph's reply is therefore
 //! checked (non-empty, finished, of plausible length); a failing paragraph is retried once without the
 //! context, and then translated sentence by sentence, with a warning, so the output always has exactly one
-//! paragraph per input paragraph, in order. Numbers are compared with the source per paragraph.
+//! paragraph per input paragraph, in order. Numbers are compared with the source per paragraph: a
+//! paragraph whose numbers differ is translated once more without the context (small models copy the
+//! previous paragraph's figures into the current one) and the closer version kept; what still differs
+//! is reported as a warning.
 
 use std::time::Instant;
 
 use crate::article::{split_sentences, Article, ParagraphKind};
 use crate::llm::{GenerationParams, SharedChatModel, StopReason};
 use crate::prompts::{self, Prompts};
-use crate::summarize::guard::number_mismatches;
+use crate::summarize::guard::{english_place_names, number_mismatches};
 use crate::translate::{
     EngineInfo, TranslateError, TranslateStats, TranslatedParagraph, Translation, Translator,
 };
@@ -82,9 +85,20 @@ impl LlmTranslator {
                 )),
             });
         }
-        let g = prompts::ask(&self.model, &messages, &params).map_err(engine)?;
+        let g = match prompts::ask(&self.model, &messages, &params) {
+            Ok(g) => g,
+            // The estimate above can be a few tokens short of the chat template's real count.
+            Err(e @ crate::llm::LlmError::ContextExceeded { .. }) => {
+                return Ok(Reply {
+                    text: String::new(),
+                    generated_tokens: 0,
+                    problem: Some(e.to_string()),
+                })
+            }
+            Err(e) => return Err(engine(e)),
+        };
         // One paragraph in, one out: a reply the model split into several paragraphs is joined.
-        let out = prompts::clean_reply(&g.text)
+        let out = english_place_names(&prompts::clean_reply(&g.text))
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
@@ -211,6 +225,22 @@ impl Translator for LlmTranslator {
             };
             stats.target_tokens += first.generated_tokens;
             let text = match first.problem {
+                // Numbers that differ from the source most often mean the model mixed in the
+                // context (the previous paragraph's figures); the paragraph on its own decides.
+                None if p.kind == ParagraphKind::Body
+                    && !number_mismatches(&p.text, &first.text).is_empty() =>
+                {
+                    let alone = self.line(&p.text)?;
+                    stats.target_tokens += alone.generated_tokens;
+                    let better = alone.problem.is_none()
+                        && number_mismatches(&p.text, &alone.text).len()
+                            < number_mismatches(&p.text, &first.text).len();
+                    if better {
+                        alone.text
+                    } else {
+                        first.text
+                    }
+                }
                 None => first.text,
                 // A heading is one line already: keep what came back, or the original.
                 Some(problem) if p.kind == ParagraphKind::Heading => {
@@ -361,10 +391,10 @@ mod tests {
             ("Langkah itu diumumkan pada Senin (18/10/2021) oleh Menteri Luar Negeri Sergey Lavrov.", ParagraphKind::Body),
         ]);
         let tr = t.translate_article(&a).unwrap();
-        assert_eq!(tr.title.as_deref(), Some("LINE[Rusia Balas NATO]"));
+        assert_eq!(tr.title.as_deref(), Some("LINE[Russia Balas NATO]"));
         assert_eq!(tr.paragraphs.len(), 3);
-        assert!(tr.paragraphs[0].text.starts_with("EN[Rusia menghentikan"));
-        assert_eq!(tr.paragraphs[1].text, "LINE[Mata-mata Rusia]");
+        assert!(tr.paragraphs[0].text.starts_with("EN[Russia menghentikan"));
+        assert_eq!(tr.paragraphs[1].text, "LINE[Mata-mata Russia]");
         assert_eq!(tr.paragraphs[1].kind, ParagraphKind::Heading);
         assert!(tr.paragraphs[2].text.starts_with("EN[Langkah"));
         assert!(tr.warnings.is_empty(), "{:?}", tr.warnings);
@@ -406,7 +436,7 @@ mod tests {
         assert_eq!(tr.paragraphs.len(), 1);
         assert_eq!(
             tr.paragraphs[0].text,
-            "EN(Rusia menghentikan misi diplomasi dengan NATO.) EN(Delapan delegasinya diusir dari Brussels karena dituduh mata-mata.)"
+            "EN(Russia menghentikan misi diplomasi dengan NATO.) EN(Delapan delegasinya diusir dari Brussels karena dituduh mata-mata.)"
         );
         assert_eq!(tr.warnings.len(), 1, "{:?}", tr.warnings);
         assert!(
@@ -450,5 +480,64 @@ mod tests {
             .unwrap();
         assert_eq!(out, vec!["LINE[Satu.]", "", "LINE[Dua dan tiga.]"]);
         assert_eq!(calls.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_paragraph_too_long_for_the_context_goes_sentence_by_sentence() {
+        // The fake model counts words as tokens: the paragraph prompt and the whole-paragraph retry do
+        // not fit 200 tokens with room to answer; each sentence does.
+        let (model, calls) = fake::model(200, echo);
+        let mut t =
+            LlmTranslator::new(model, Prompts::load(None).unwrap(), Default::default()).unwrap();
+        let a = article(&[(
+            "Rusia menghentikan misi diplomasi dengan NATO pada hari Senin pagi. \
+             Delapan delegasinya diusir dari Brussels karena dituduh sebagai mata-mata.",
+            ParagraphKind::Body,
+        )]);
+        let tr = t.translate_article(&a).unwrap();
+        assert_eq!(
+            tr.paragraphs[0].text,
+            "LINE[Russia menghentikan misi diplomasi dengan NATO pada hari Senin pagi.] \
+             LINE[Delapan delegasinya diusir dari Brussels karena dituduh sebagai mata-mata.]"
+        );
+        assert!(tr.warnings[0].contains("context"), "{:?}", tr.warnings);
+        // Only the title and the two sentences reached the model.
+        assert_eq!(calls.lock().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn numbers_mixed_in_from_the_context_trigger_a_retry_without_it() {
+        // With context the fake copies a number from the previous paragraph; alone it is faithful.
+        let (model, calls) = fake::model(4096, |m| {
+            let p = fake::between(m, "paragraph");
+            if p.is_empty() {
+                return format!("LINE[{}]", fake::between(m, "text"));
+            }
+            if p.contains("November") {
+                "After 8 delegates were expelled, the step takes effect in early November.".into()
+            } else {
+                format!("EN[{p}]")
+            }
+        });
+        let mut t =
+            LlmTranslator::new(model, Prompts::load(None).unwrap(), Default::default()).unwrap();
+        let a = article(&[
+            (
+                "Rusia menghentikan misi diplomasi setelah 8 delegasinya diusir.",
+                ParagraphKind::Body,
+            ),
+            (
+                "Langkah itu akan efektif diberlakukan pada awal November.",
+                ParagraphKind::Body,
+            ),
+        ]);
+        let tr = t.translate_article(&a).unwrap();
+        assert_eq!(
+            tr.paragraphs[1].text,
+            "LINE[Langkah itu akan efektif diberlakukan pada awal November.]"
+        );
+        assert!(tr.warnings.is_empty(), "{:?}", tr.warnings);
+        // title, two paragraphs, one retry
+        assert_eq!(calls.lock().unwrap().len(), 4);
     }
 }

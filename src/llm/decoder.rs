@@ -1,0 +1,511 @@
+//! The decoder-only transformer that all supported families share, written out explicitly so that the
+//! KV cache, chunked prefill and attention are under our control.
+//!
+//! The families differ only in details captured by [`Hyper`]: biases on q/k/v (Qwen2), per-head q/k
+//! RMS norms (Qwen3, Gemma 3), the RoPE pairing (interleaved for Llama, "NeoX" halves for the others),
+//! Gemma's embedding scale, GELU, extra post-norms and sliding-window layers. Each family file reads its
+//! GGUF metadata into a `Hyper` and this module loads the tensors, which GGUF names the same way for all.
+//!
+//! Attention handles grouped-query heads without copying K/V per query head: the query heads that share
+//! one K/V head are stacked along the sequence axis, so one batched matmul per K/V head does the work.
+//! The KV cache is a preallocated buffer per layer written in place, so a generated token costs no copy
+//! of the cache.
+
+use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Result, Tensor, D};
+
+use super::{quant, LlmError};
+
+/// How RoPE pairs the dimensions of a head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopeStyle {
+    /// Pairs (2i, 2i+1): GGUF Llama, whose q/k weights llama.cpp's converter permuted.
+    Interleaved,
+    /// Pairs (i, i + d/2): Qwen, Gemma.
+    Neox,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Silu,
+    /// GELU with the tanh approximation (Gemma's `gelu_pytorch_tanh`).
+    GeluTanh,
+}
+
+/// Sliding-window attention on some layers (Gemma 3: five local layers, then one global).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlidingWindow {
+    pub window: usize,
+    /// Every `pattern`-th layer (1-based) is global, the others local.
+    pub pattern: usize,
+    /// RoPE base of the local layers.
+    pub local_rope_base: f32,
+}
+
+/// Hyper-parameters of one model, read from the GGUF metadata by its family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hyper {
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub n_kv_head: usize,
+    pub head_dim: usize,
+    pub hidden: usize,
+    pub context_length: usize,
+    pub rms_eps: f64,
+    pub rope_base: f32,
+    /// Linear RoPE scaling of the global layers (positions divided by this); 1 for none.
+    pub rope_scale: f32,
+    pub rope_style: RopeStyle,
+    pub qkv_bias: bool,
+    pub qk_norm: bool,
+    pub activation: Activation,
+    /// Multiply the embeddings by this (Gemma: sqrt(hidden)).
+    pub embed_scale: Option<f64>,
+    /// Extra RMS norms after attention and after the MLP (Gemma 3).
+    pub post_norms: bool,
+    /// Attention score scale; 1/sqrt(head_dim) unless the model says otherwise.
+    pub attn_scale: f64,
+    pub sliding: Option<SlidingWindow>,
+}
+
+impl Hyper {
+    fn is_local(&self, layer: usize) -> bool {
+        self.sliding
+            .as_ref()
+            .is_some_and(|s| s.pattern > 0 && (layer + 1) % s.pattern != 0)
+    }
+}
+
+/// A linear layer over quantized weights, with an optional bias.
+struct Linear {
+    w: QMatMul,
+    b: Option<Tensor>,
+}
+
+impl Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.w.forward(x)?;
+        match &self.b {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+}
+
+struct RmsNorm {
+    w: Tensor,
+    eps: f32,
+}
+
+impl RmsNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        candle_nn::ops::rms_norm(&x.contiguous()?, &self.w, self.eps)
+    }
+}
+
+/// Keys and values of one layer for positions `0..len`, in a buffer that grows by doubling.
+#[derive(Default)]
+struct KvCache {
+    k: Option<Tensor>,
+    v: Option<Tensor>,
+    len: usize,
+}
+
+impl KvCache {
+    /// Append `(1, n_kv, t, hd)` keys and values; return views of everything cached so far.
+    fn append(&mut self, k: &Tensor, v: &Tensor, limit: usize) -> Result<(Tensor, Tensor)> {
+        let (b, h, t, d) = k.dims4()?;
+        let need = self.len + t;
+        let cap = self.k.as_ref().map_or(0, |k| k.dim(2).unwrap_or(0));
+        if need > cap {
+            let new_cap = need.max(cap * 2).max(256).min(limit.max(need));
+            let grow = |old: &Option<Tensor>| -> Result<Tensor> {
+                let buf = Tensor::zeros((b, h, new_cap, d), DType::F32, k.device())?;
+                if let Some(old) = old {
+                    if self.len > 0 {
+                        buf.slice_set(&old.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                    }
+                }
+                Ok(buf)
+            };
+            self.k = Some(grow(&self.k)?);
+            self.v = Some(grow(&self.v)?);
+        }
+        let (kb, vb) = match (&self.k, &self.v) {
+            (Some(k), Some(v)) => (k, v),
+            _ => candle_core::bail!("KV cache buffer missing"),
+        };
+        kb.slice_set(&k.contiguous()?, 2, self.len)?;
+        vb.slice_set(&v.contiguous()?, 2, self.len)?;
+        self.len = need;
+        Ok((kb.narrow(2, 0, need)?, vb.narrow(2, 0, need)?))
+    }
+}
+
+struct Layer {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    q_norm: Option<RmsNorm>,
+    k_norm: Option<RmsNorm>,
+    attn_norm: RmsNorm,
+    post_attn_norm: Option<RmsNorm>,
+    ffn_norm: RmsNorm,
+    post_ffn_norm: Option<RmsNorm>,
+    gate: QMatMul,
+    up: QMatMul,
+    down: QMatMul,
+    local: bool,
+    cache: KvCache,
+}
+
+/// A loaded model: weights plus the KV cache of the current conversation.
+pub struct Decoder {
+    hp: Hyper,
+    embed: QTensor,
+    layers: Vec<Layer>,
+    norm: RmsNorm,
+    output: QMatMul,
+    /// Tokens in the KV cache.
+    pos: usize,
+    /// Inverse RoPE frequencies of global and local layers.
+    inv_freq: Vec<f32>,
+    inv_freq_local: Vec<f32>,
+}
+
+/// Where the decoder reads its tensors: a GGUF file, by GGUF tensor name.
+pub trait TensorSource {
+    fn tensor(&mut self, name: &str) -> std::result::Result<QTensor, LlmError>;
+    fn has_tensor(&self, name: &str) -> bool;
+}
+
+impl TensorSource for super::gguf::Gguf {
+    fn tensor(&mut self, name: &str) -> std::result::Result<QTensor, LlmError> {
+        super::gguf::Gguf::tensor(self, name)
+    }
+    fn has_tensor(&self, name: &str) -> bool {
+        super::gguf::Gguf::has_tensor(self, name)
+    }
+}
+
+/// Reads the tensors of a model and prepares each for its use.
+struct Loader<'a> {
+    src: &'a mut dyn TensorSource,
+    fast: bool,
+    f32_budget: usize,
+    eps: f32,
+}
+
+impl Loader<'_> {
+    fn dense(&mut self, name: &str) -> std::result::Result<Tensor, LlmError> {
+        self.src
+            .tensor(name)?
+            .dequantize(&Device::Cpu)
+            .map_err(|e| LlmError::inference(&format!("read {name}"), e))
+    }
+
+    fn matmul(&mut self, name: &str) -> std::result::Result<QMatMul, LlmError> {
+        let t = self.src.tensor(name)?;
+        let m = if self.fast {
+            quant::fast_matmul(t, &mut self.f32_budget)
+        } else {
+            QMatMul::from_qtensor(t)
+        };
+        m.map_err(|e| LlmError::inference(&format!("prepare {name}"), e))
+    }
+
+    fn linear(&mut self, name: &str, bias: bool) -> std::result::Result<Linear, LlmError> {
+        let w = self.matmul(&format!("{name}.weight"))?;
+        let b = if bias {
+            Some(self.dense(&format!("{name}.bias"))?)
+        } else {
+            None
+        };
+        Ok(Linear { w, b })
+    }
+
+    fn norm(&mut self, name: &str) -> std::result::Result<RmsNorm, LlmError> {
+        Ok(RmsNorm {
+            w: self.dense(name)?,
+            eps: self.eps,
+        })
+    }
+
+    fn norm_if(&mut self, on: bool, name: &str) -> std::result::Result<Option<RmsNorm>, LlmError> {
+        if on {
+            self.norm(name).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+fn inv_freq(head_dim: usize, base: f32, scale: f32) -> Vec<f32> {
+    (0..head_dim / 2)
+        .map(|i| 1.0 / base.powf(2.0 * i as f32 / head_dim as f32) / scale)
+        .collect()
+}
+
+/// Load options that change how weights are held in memory (never what they compute).
+#[derive(Debug, Clone, Copy)]
+pub struct WeightOptions {
+    /// Re-encode weight types that candle multiplies slowly into ones it multiplies fast, where that
+    /// is exact (see [`quant`]).
+    pub fast_quants: bool,
+    /// Bytes of f32 weights that re-encoding may create (Q4_1/Q5_1 models).
+    pub f32_budget: usize,
+}
+
+impl Default for WeightOptions {
+    fn default() -> Self {
+        WeightOptions {
+            fast_quants: true,
+            f32_budget: 2 << 30,
+        }
+    }
+}
+
+impl Decoder {
+    pub fn load(
+        hp: Hyper,
+        src: &mut dyn TensorSource,
+        opts: WeightOptions,
+    ) -> std::result::Result<Decoder, LlmError> {
+        let mut ld = Loader {
+            src,
+            fast: opts.fast_quants,
+            f32_budget: if opts.fast_quants { opts.f32_budget } else { 0 },
+            eps: hp.rms_eps as f32,
+        };
+        let embed = ld.src.tensor("token_embd.weight")?;
+        // Without an output matrix the embeddings are tied: the output projection is the embedding.
+        let output = if ld.src.has_tensor("output.weight") {
+            ld.matmul("output.weight")?
+        } else {
+            ld.matmul("token_embd.weight")?
+        };
+        let mut layers = Vec::with_capacity(hp.n_layer);
+        for i in 0..hp.n_layer {
+            let p = format!("blk.{i}");
+            layers.push(Layer {
+                q: ld.linear(&format!("{p}.attn_q"), hp.qkv_bias)?,
+                k: ld.linear(&format!("{p}.attn_k"), hp.qkv_bias)?,
+                v: ld.linear(&format!("{p}.attn_v"), hp.qkv_bias)?,
+                o: ld.linear(&format!("{p}.attn_output"), false)?,
+                q_norm: ld.norm_if(hp.qk_norm, &format!("{p}.attn_q_norm.weight"))?,
+                k_norm: ld.norm_if(hp.qk_norm, &format!("{p}.attn_k_norm.weight"))?,
+                attn_norm: ld.norm(&format!("{p}.attn_norm.weight"))?,
+                post_attn_norm: ld
+                    .norm_if(hp.post_norms, &format!("{p}.post_attention_norm.weight"))?,
+                ffn_norm: ld.norm(&format!("{p}.ffn_norm.weight"))?,
+                post_ffn_norm: ld.norm_if(hp.post_norms, &format!("{p}.post_ffw_norm.weight"))?,
+                gate: ld.matmul(&format!("{p}.ffn_gate.weight"))?,
+                up: ld.matmul(&format!("{p}.ffn_up.weight"))?,
+                down: ld.matmul(&format!("{p}.ffn_down.weight"))?,
+                local: hp.is_local(i),
+                cache: KvCache::default(),
+            });
+        }
+        let norm = ld.norm("output_norm.weight")?;
+        let mut inv_freq_global = inv_freq(hp.head_dim, hp.rope_base, hp.rope_scale);
+        // Llama 3.1+ stretches the low RoPE frequencies; the GGUF stores the per-pair factors.
+        if ld.src.has_tensor("rope_freqs.weight") {
+            let factors = ld
+                .dense("rope_freqs.weight")?
+                .flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(|e| LlmError::inference("read rope_freqs.weight", e))?;
+            if factors.len() != inv_freq_global.len() {
+                return Err(LlmError::inference(
+                    "read rope_freqs.weight",
+                    candle_core::Error::Msg(format!(
+                        "{} factors for {} frequencies",
+                        factors.len(),
+                        inv_freq_global.len()
+                    )),
+                ));
+            }
+            for (f, s) in inv_freq_global.iter_mut().zip(factors) {
+                *f /= s;
+            }
+        }
+        let inv_freq_local = match &hp.sliding {
+            Some(s) => inv_freq(hp.head_dim, s.local_rope_base, 1.0),
+            None => inv_freq_global.clone(),
+        };
+        Ok(Decoder {
+            hp,
+            embed,
+            layers,
+            norm,
+            output,
+            pos: 0,
+            inv_freq: inv_freq_global,
+            inv_freq_local,
+        })
+    }
+
+    pub fn hyper(&self) -> &Hyper {
+        &self.hp
+    }
+
+    /// Tokens currently in the KV cache.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Forget the conversation (the buffers are kept for reuse).
+    pub fn clear(&mut self) {
+        self.pos = 0;
+        for l in &mut self.layers {
+            l.cache.len = 0;
+        }
+    }
+
+    fn rope_tables(&self, inv_freq: &[f32], t: usize) -> Result<(Tensor, Tensor)> {
+        let half = inv_freq.len();
+        let mut cos = Vec::with_capacity(t * half);
+        let mut sin = Vec::with_capacity(t * half);
+        for p in self.pos..self.pos + t {
+            for f in inv_freq {
+                let a = p as f32 * f;
+                cos.push(a.cos());
+                sin.push(a.sin());
+            }
+        }
+        Ok((
+            Tensor::from_vec(cos, (t, half), &Device::Cpu)?,
+            Tensor::from_vec(sin, (t, half), &Device::Cpu)?,
+        ))
+    }
+
+    /// Additive attention mask for `t` new queries against `pos + t` keys, repeated for the query
+    /// heads stacked per K/V head; `None` when nothing is masked.
+    fn mask(&self, t: usize, window: Option<usize>) -> Result<Option<Tensor>> {
+        let kv = self.pos + t;
+        let masked = |i: usize, j: usize| {
+            let qpos = self.pos + i;
+            j > qpos || window.is_some_and(|w| qpos >= w && j <= qpos - w)
+        };
+        let any = (0..t).any(|i| (0..kv).any(|j| masked(i, j)));
+        if !any {
+            return Ok(None);
+        }
+        let rep = self.hp.n_head / self.hp.n_kv_head;
+        let mut m = Vec::with_capacity(rep * t * kv);
+        for _ in 0..rep {
+            for i in 0..t {
+                m.extend((0..kv).map(|j| if masked(i, j) { f32::NEG_INFINITY } else { 0.0 }));
+            }
+        }
+        Tensor::from_vec(m, (rep * t, kv), &Device::Cpu).map(Some)
+    }
+
+    /// Run `tokens` (continuing the cached conversation) and return the logits after the last one.
+    pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor> {
+        let t = tokens.len();
+        if t == 0 {
+            candle_core::bail!("no tokens to run");
+        }
+        if self.pos + t > self.hp.context_length {
+            candle_core::bail!(
+                "{} tokens exceed the context length {}",
+                self.pos + t,
+                self.hp.context_length
+            );
+        }
+        let hp = self.hp.clone();
+        let ids = Tensor::new(tokens, &Device::Cpu)?;
+        let mut x = self.embed.embedding(&ids)?.unsqueeze(0)?;
+        if let Some(s) = hp.embed_scale {
+            x = (x * s)?;
+        }
+        let rope = self.rope_tables(&self.inv_freq, t)?;
+        let rope_local = self.rope_tables(&self.inv_freq_local, t)?;
+        let mask = self.mask(t, None)?;
+        let mask_local = match &hp.sliding {
+            Some(s) => self.mask(t, Some(s.window))?,
+            None => mask.clone(),
+        };
+        for layer in &mut self.layers {
+            let (cos, sin) = if layer.local { &rope_local } else { &rope };
+            let mask = if layer.local { &mask_local } else { &mask };
+            let h = layer.attn_norm.forward(&x)?;
+            let mut a = layer.attention(&hp, &h, cos, sin, mask.as_ref())?;
+            if let Some(n) = &layer.post_attn_norm {
+                a = n.forward(&a)?;
+            }
+            x = (x + a)?;
+            let h = layer.ffn_norm.forward(&x)?;
+            let g = layer.gate.forward(&h)?;
+            let g = match hp.activation {
+                Activation::Silu => candle_nn::ops::silu(&g)?,
+                Activation::GeluTanh => g.gelu()?,
+            };
+            let mut m = layer.down.forward(&(g * layer.up.forward(&h)?)?)?;
+            if let Some(n) = &layer.post_ffn_norm {
+                m = n.forward(&m)?;
+            }
+            x = (x + m)?;
+        }
+        self.pos += t;
+        let last = self.norm.forward(&x.narrow(1, t - 1, 1)?)?;
+        self.output.forward(&last)?.flatten_all()
+    }
+}
+
+impl Layer {
+    fn attention(
+        &mut self,
+        hp: &Hyper,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let (nh, nkv, hd) = (hp.n_head, hp.n_kv_head, hp.head_dim);
+        let q = self.q.forward(x)?.reshape((b, t, nh, hd))?;
+        let k = self.k.forward(x)?.reshape((b, t, nkv, hd))?;
+        let v = self.v.forward(x)?.reshape((b, t, nkv, hd))?;
+        let (q, k) = match (&self.q_norm, &self.k_norm) {
+            (Some(qn), Some(kn)) => (qn.forward(&q)?, kn.forward(&k)?),
+            _ => (q, k),
+        };
+        let q = q.transpose(1, 2)?.contiguous()?;
+        let k = k.transpose(1, 2)?.contiguous()?;
+        let v = v.transpose(1, 2)?.contiguous()?;
+        let (q, k) = match hp.rope_style {
+            RopeStyle::Interleaved => (
+                candle_nn::rotary_emb::rope_i(&q, cos, sin)?,
+                candle_nn::rotary_emb::rope_i(&k, cos, sin)?,
+            ),
+            RopeStyle::Neox => (
+                candle_nn::rotary_emb::rope(&q, cos, sin)?,
+                candle_nn::rotary_emb::rope(&k, cos, sin)?,
+            ),
+        };
+        let (k, v) = self.cache.append(&k, &v, hp.context_length)?;
+        // Stack the query heads of each K/V group along the sequence axis (heads are group-major).
+        let rep = nh / nkv;
+        let q = (q * hp.attn_scale)?.reshape((b, nkv, rep * t, hd))?;
+        let att = q.matmul(&k.t()?)?;
+        let att = match mask {
+            Some(m) => att.broadcast_add(m)?,
+            None => att,
+        };
+        let att = candle_nn::ops::softmax_last_dim(&att)?;
+        let y = att.matmul(&v)?;
+        let y = y
+            .reshape((b, nh, t, hd))?
+            .transpose(1, 2)?
+            .reshape((b, t, nh * hd))?;
+        self.o.forward(&y)
+    }
+}
+
+/// Softmax-free helper for tests: the index of the largest logit.
+pub fn argmax(logits: &Tensor) -> Result<u32> {
+    logits.argmax(D::Minus1)?.to_scalar::<u32>()
+}

@@ -1,0 +1,549 @@
+//! Generation: the [`Engine`] that loads a GGUF model and answers chats.
+//!
+//! A chat is rendered with the model's template, tokenized, checked against the context window (an
+//! over-long prompt is a [`LlmError::ContextExceeded`], never truncated), prefilled in chunks (bounded
+//! memory for the attention scores), then decoded one token at a time from the KV cache: greedy by
+//! default, or sampled with temperature / top-p from a seed. Generation stops at an end-of-turn token,
+//! at `max_new_tokens`, or when the repetition guard sees the output looping.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use candle_transformers::generation::{LogitsProcessor, Sampling};
+
+use super::chat::ChatTemplate;
+use super::decoder::{Decoder, WeightOptions};
+use super::gguf::Gguf;
+use super::tokenizer::{Detokenizer, Tokenizer};
+use super::{family, ChatMessage, ChatModel, Generation, GenerationParams, LlmError, StopReason};
+use crate::models::{FileSpec, Hub};
+
+/// How to load a model.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Show prefill and generation speed on stderr (only when stderr is a terminal).
+    pub progress: bool,
+    /// Re-encode slow weight types exactly into fast ones (see [`super::quant`]).
+    pub fast_quants: bool,
+    /// Prompt tokens run per forward pass during prefill.
+    pub prefill_chunk: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            progress: false,
+            fast_quants: true,
+            prefill_chunk: 256,
+        }
+    }
+}
+
+/// A loaded GGUF chat model.
+pub struct Engine {
+    id: String,
+    decoder: Decoder,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+    stop_ids: Vec<u32>,
+    opts: LoadOptions,
+}
+
+/// Token ids and timings of one generation.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub tokens: Vec<u32>,
+    pub prompt_tokens: usize,
+    pub prefill_seconds: f64,
+    /// Time of the decoding steps after the first generated token (which prefill yields).
+    pub generation_seconds: f64,
+    pub stop: StopReason,
+}
+
+/// The Hub repo that holds the original `tokenizer.json` of a GGUF repo: the same name without the
+/// `-GGUF` suffix (`Qwen/Qwen2.5-1.5B-Instruct-GGUF` → `Qwen/Qwen2.5-1.5B-Instruct`).
+pub fn tokenizer_repo(gguf_repo: &str) -> Option<String> {
+    let lower = gguf_repo.to_ascii_lowercase();
+    lower
+        .strip_suffix("-gguf")
+        .map(|_| gguf_repo[..gguf_repo.len() - 5].to_string())
+}
+
+impl Engine {
+    /// Load the model `spec` names; its tokenizer comes from the original Hub repo when that has a
+    /// `tokenizer.json` consistent with the GGUF, else from the GGUF metadata.
+    pub fn load(spec: &FileSpec, hub: &Hub, opts: &LoadOptions) -> Result<Engine, LlmError> {
+        let path = spec.get(hub)?;
+        let json = match spec {
+            FileSpec::Hub { repo, .. } => tokenizer_repo(repo).and_then(|r| {
+                let got = match hub.cached(&r, "main", "tokenizer.json") {
+                    Some(p) => Some(p),
+                    None if !hub.is_offline() => hub.get(&r, "main", "tokenizer.json").ok(),
+                    None => None,
+                };
+                got.map(|p| (p, r))
+            }),
+            FileSpec::Local(_) => None,
+        };
+        Engine::from_file(
+            &path,
+            &spec.id(),
+            json.as_ref().map(|(p, r)| (p.as_path(), r.as_str())),
+            opts,
+        )
+    }
+
+    /// Load a local GGUF file; `tokenizer_json` is an optional `tokenizer.json` and where it came from.
+    pub fn from_file(
+        path: &Path,
+        id: &str,
+        tokenizer_json: Option<(&Path, &str)>,
+        opts: &LoadOptions,
+    ) -> Result<Engine, LlmError> {
+        let mut g = Gguf::open(path)?;
+        let arch = g.architecture()?;
+        let family = family::find(&arch, id)?;
+        let hp = family.hyper(&g, &arch)?;
+        let from_gguf = Tokenizer::from_gguf(&g)?;
+        // A tokenizer.json wins only if it agrees with the GGUF on the special tokens.
+        let tokenizer = match tokenizer_json.map(|(p, origin)| Tokenizer::from_file(p, origin)) {
+            Some(Ok(t)) if same_special_tokens(&t, &from_gguf, &g) => t,
+            _ => from_gguf,
+        };
+        let stored = if g.has("tokenizer.chat_template") {
+            Some(g.string("tokenizer.chat_template")?)
+        } else {
+            None
+        };
+        let template = ChatTemplate::detect(stored.as_deref(), &arch, id)?;
+        let mut stop_ids: Vec<u32> = template
+            .stop_tokens()
+            .iter()
+            .filter_map(|t| tokenizer.token_id(t))
+            .collect();
+        if g.has("tokenizer.ggml.eos_token_id") {
+            stop_ids.push(g.usize("tokenizer.ggml.eos_token_id")? as u32);
+        }
+        if stop_ids.is_empty() {
+            return Err(LlmError::Unsupported {
+                model: id.to_string(),
+                what: "its vocabulary has no end-of-turn token".into(),
+            });
+        }
+        let decoder = Decoder::load(
+            hp,
+            &mut g,
+            WeightOptions {
+                fast_quants: opts.fast_quants,
+                ..WeightOptions::default()
+            },
+        )?;
+        Ok(Engine {
+            id: id.to_string(),
+            decoder,
+            tokenizer,
+            template,
+            stop_ids,
+            opts: opts.clone(),
+        })
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    pub fn template(&self) -> &ChatTemplate {
+        &self.template
+    }
+
+    pub fn decoder(&mut self) -> &mut Decoder {
+        &mut self.decoder
+    }
+
+    /// Token ids of the prompt for `messages`.
+    pub fn prompt_ids(&self, messages: &[ChatMessage]) -> Result<Vec<u32>, LlmError> {
+        self.tokenizer.encode(&self.template.render(messages))
+    }
+
+    /// Generate after `prompt`; with `until_stop` false, end-of-turn tokens do not stop it (speed
+    /// measurements generate a fixed number of tokens).
+    pub fn run(
+        &mut self,
+        prompt: &[u32],
+        params: &GenerationParams,
+        until_stop: bool,
+    ) -> Result<Run, LlmError> {
+        let context = self.decoder.hyper().context_length;
+        if prompt.len() + params.max_new_tokens > context {
+            return Err(LlmError::ContextExceeded {
+                model: self.id.clone(),
+                prompt_tokens: prompt.len(),
+                max_new_tokens: params.max_new_tokens,
+                context_length: context,
+            });
+        }
+        if prompt.is_empty() {
+            return Err(LlmError::Inference {
+                what: "generate".into(),
+                reason: "the prompt is empty".into(),
+            });
+        }
+        let step = |what: &str| {
+            let what = format!("{what} with {}", self.id);
+            move |e: candle_core::Error| LlmError::inference(&what, e)
+        };
+        let mut progress = Progress::new(self.opts.progress);
+        self.decoder.clear();
+        let started = Instant::now();
+        let mut logits = None;
+        let mut done = 0;
+        for chunk in prompt.chunks(self.opts.prefill_chunk.max(1)) {
+            logits = Some(self.decoder.forward(chunk).map_err(step("prefill"))?);
+            done += chunk.len();
+            progress.prefill(done, prompt.len(), started);
+        }
+        let mut logits = logits.ok_or_else(|| LlmError::Inference {
+            what: "prefill".into(),
+            reason: "no logits".into(),
+        })?;
+        let prefill_seconds = started.elapsed().as_secs_f64();
+
+        let sampling = if params.temperature <= 0.0 {
+            Sampling::ArgMax
+        } else {
+            match params.top_p {
+                Some(p) if p > 0.0 && p < 1.0 => Sampling::TopP {
+                    p,
+                    temperature: params.temperature,
+                },
+                _ => Sampling::All {
+                    temperature: params.temperature,
+                },
+            }
+        };
+        let mut sampler = LogitsProcessor::from_sampling(params.seed, sampling);
+        let mut guard = RepetitionGuard::default();
+        let mut tokens = Vec::new();
+        let decode_start = Instant::now();
+        let stop = loop {
+            if tokens.len() >= params.max_new_tokens {
+                break StopReason::MaxTokens;
+            }
+            let next = sampler.sample(&logits).map_err(step("sample"))?;
+            if until_stop && self.stop_ids.contains(&next) {
+                break StopReason::EndOfTurn;
+            }
+            tokens.push(next);
+            if let Some(keep) = guard.looping(&tokens) {
+                tokens.truncate(keep);
+                break StopReason::Repetition;
+            }
+            if tokens.len() >= params.max_new_tokens {
+                break StopReason::MaxTokens;
+            }
+            logits = self.decoder.forward(&[next]).map_err(step("decode"))?;
+            progress.generate(tokens.len(), decode_start);
+        };
+        progress.finish();
+        Ok(Run {
+            tokens,
+            prompt_tokens: prompt.len(),
+            prefill_seconds,
+            generation_seconds: decode_start.elapsed().as_secs_f64(),
+            stop,
+        })
+    }
+}
+
+/// Whether `t` maps the GGUF's control tokens to the same ids as the GGUF does.
+fn same_special_tokens(t: &Tokenizer, gguf: &Tokenizer, g: &Gguf) -> bool {
+    let Ok(tokens) = g.strings("tokenizer.ggml.tokens") else {
+        return false;
+    };
+    let Ok(types) = g.ints("tokenizer.ggml.token_type") else {
+        return false;
+    };
+    t.vocab_size() <= tokens.len()
+        && tokens
+            .iter()
+            .zip(&types)
+            .filter(|(_, ty)| **ty == 3)
+            .all(|(tok, _)| t.token_id(tok).is_some() && t.token_id(tok) == gguf.token_id(tok))
+}
+
+impl ChatModel for Engine {
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    fn context_length(&self) -> usize {
+        self.decoder.hyper().context_length
+    }
+
+    fn count_tokens(&self, text: &str) -> Result<usize, LlmError> {
+        Ok(self.tokenizer.encode(text)?.len())
+    }
+
+    fn chat(
+        &mut self,
+        messages: &[ChatMessage],
+        params: &GenerationParams,
+    ) -> Result<Generation, LlmError> {
+        let prompt = self.prompt_ids(messages)?;
+        let run = self.run(&prompt, params, true)?;
+        let mut detok = Detokenizer::new(&self.tokenizer);
+        for &id in &run.tokens {
+            detok.push(id)?;
+        }
+        Ok(Generation {
+            text: detok.text()?.trim().to_string(),
+            prompt_tokens: run.prompt_tokens,
+            generated_tokens: run.tokens.len(),
+            prefill_seconds: run.prefill_seconds,
+            generation_seconds: run.generation_seconds,
+            stop: run.stop,
+        })
+    }
+}
+
+/// Detects generation stuck in a loop: the output ending in the same n-gram repeated back to back.
+///
+/// A period of `p` tokens repeated `r` times counts as a loop when `r >= 3` and the repeats cover at
+/// least [`RepetitionGuard::MIN_SPAN`] tokens, so one short phrase said twice, or a row of `=`, is not
+/// cut, but a sentence said three times is.
+#[derive(Debug, Default)]
+pub struct RepetitionGuard;
+
+impl RepetitionGuard {
+    /// Tokens the repeats must cover before they count as a loop.
+    pub const MIN_SPAN: usize = 48;
+    /// Longest period looked for.
+    pub const MAX_PERIOD: usize = 128;
+
+    /// When `tokens` ends in a loop, how many tokens to keep: everything up to the end of its first
+    /// occurrence.
+    pub fn looping(&mut self, tokens: &[u32]) -> Option<usize> {
+        let n = tokens.len();
+        for p in 1..=Self::MAX_PERIOD.min(n / 3) {
+            let needed = 3.max(Self::MIN_SPAN.div_ceil(p));
+            if needed * p > n {
+                continue;
+            }
+            let tail = &tokens[n - p..];
+            let repeats = (1..needed).all(|r| &tokens[n - (r + 1) * p..n - r * p] == tail);
+            if repeats {
+                return Some(n - (needed - 1) * p);
+            }
+        }
+        None
+    }
+}
+
+/// Prefill and generation speed on stderr, when it is a terminal.
+struct Progress {
+    on: bool,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    fn new(wanted: bool) -> Progress {
+        Progress {
+            on: wanted && std::io::stderr().is_terminal(),
+            last: None,
+        }
+    }
+
+    fn due(&mut self) -> bool {
+        let due = self.on && self.last.is_none_or(|t| t.elapsed().as_millis() >= 250);
+        if due {
+            self.last = Some(Instant::now());
+        }
+        due
+    }
+
+    fn prefill(&mut self, done: usize, total: usize, since: Instant) {
+        if self.due() || (self.on && done == total) {
+            let rate = done as f64 / since.elapsed().as_secs_f64().max(1e-9);
+            eprint!("\r\x1b[2Kwarta: reading prompt {done}/{total} tokens ({rate:.1} tok/s)");
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn generate(&mut self, done: usize, since: Instant) {
+        if self.due() {
+            let rate = done as f64 / since.elapsed().as_secs_f64().max(1e-9);
+            eprint!("\r\x1b[2Kwarta: generated {done} tokens ({rate:.1} tok/s)");
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.on && self.last.is_some() {
+            eprint!("\r\x1b[2K");
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokenizer_repo_of_gguf_repos() {
+        assert_eq!(
+            tokenizer_repo("Qwen/Qwen2.5-1.5B-Instruct-GGUF").as_deref(),
+            Some("Qwen/Qwen2.5-1.5B-Instruct")
+        );
+        assert_eq!(
+            tokenizer_repo("org/Model-gguf").as_deref(),
+            Some("org/Model")
+        );
+        assert_eq!(tokenizer_repo("org/Model"), None);
+    }
+
+    #[test]
+    fn repetition_guard_cuts_loops_only() {
+        let mut g = RepetitionGuard;
+        // A sentence of 20 tokens said three times: keep the first.
+        let sentence: Vec<u32> = (100..120).collect();
+        let mut toks: Vec<u32> = (1..30).collect();
+        for _ in 0..3 {
+            toks.extend(&sentence);
+        }
+        assert_eq!(g.looping(&toks), Some(29 + 20));
+        // Twice is not a loop yet.
+        assert_eq!(g.looping(&toks[..29 + 40]), None);
+        // A single token must repeat MIN_SPAN times.
+        let mut row = vec![5u32; RepetitionGuard::MIN_SPAN - 1];
+        assert_eq!(g.looping(&row), None);
+        row.push(5);
+        assert_eq!(g.looping(&row), Some(1));
+        // Varied text is never cut.
+        let varied: Vec<u32> = (0..500).map(|i| (i * 7919) % 1000).collect();
+        assert_eq!(g.looping(&varied), None);
+    }
+}
+
+#[cfg(test)]
+mod smollm2 {
+    use super::*;
+    use std::sync::{Mutex, MutexGuard, OnceLock};
+
+    const SMOLLM2: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    );
+
+    /// One engine shared by the tests (loading takes a moment).
+    fn engine() -> MutexGuard<'static, Engine> {
+        static ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
+        ENGINE
+            .get_or_init(|| {
+                let e =
+                    Engine::from_file(Path::new(SMOLLM2), "SmolLM2", None, &LoadOptions::default())
+                        .unwrap();
+                Mutex::new(e)
+            })
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn greedy(n: usize) -> GenerationParams {
+        GenerationParams {
+            max_new_tokens: n,
+            ..GenerationParams::default()
+        }
+    }
+
+    #[test]
+    fn greedy_generation_is_deterministic_english() {
+        let mut e = engine();
+        let messages = [ChatMessage::user(
+            "Summarise in one sentence: The city council of Springfield voted on Monday to build a \
+             new public library next to the central park. The library will cost 12 million dollars \
+             and open in 2026.",
+        )];
+        let a = e.chat(&messages, &greedy(40)).unwrap();
+        let b = e.chat(&messages, &greedy(40)).unwrap();
+        assert_eq!(
+            a,
+            Generation {
+                prefill_seconds: a.prefill_seconds,
+                generation_seconds: a.generation_seconds,
+                ..b.clone()
+            }
+        );
+        assert!(!a.text.is_empty());
+        assert!(a.generated_tokens > 0 && a.prompt_tokens > 20, "{a:?}");
+        let words: Vec<&str> = a.text.split_whitespace().collect();
+        let english = words
+            .iter()
+            .filter(|w| {
+                let w = w
+                    .trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase();
+                [
+                    "the", "a", "of", "to", "in", "library", "city", "council", "new", "will",
+                    "and",
+                ]
+                .contains(&w.as_str())
+            })
+            .count();
+        assert!(english >= 2, "not English-looking: {:?}", a.text);
+    }
+
+    #[test]
+    fn kv_cache_matches_full_recompute() {
+        let mut e = engine();
+        let prompt = e
+            .prompt_ids(&[ChatMessage::user("Name three colours of the rainbow.")])
+            .unwrap();
+        let run = e.run(&prompt, &greedy(8), false).unwrap();
+        assert_eq!(run.tokens.len(), 8);
+        // Each generated token is also the argmax of a cache-free forward over everything before it.
+        for i in 0..run.tokens.len() {
+            let mut all = prompt.clone();
+            all.extend(&run.tokens[..i]);
+            let d = e.decoder();
+            d.clear();
+            let logits = d.forward(&all).unwrap();
+            assert_eq!(
+                super::super::decoder::argmax(&logits).unwrap(),
+                run.tokens[i],
+                "token {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn context_overflow_is_a_typed_error() {
+        let mut e = engine();
+        let prompt = vec![1u32; 100];
+        let params = greedy(e.context_length());
+        match e.run(&prompt, &params, true) {
+            Err(LlmError::ContextExceeded {
+                prompt_tokens: 100,
+                context_length: 8192,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn sampling_follows_the_seed() {
+        let mut e = engine();
+        let messages = [ChatMessage::user("Write a short line about the sea.")];
+        let p = |seed| GenerationParams {
+            temperature: 0.9,
+            top_p: Some(0.95),
+            seed,
+            max_new_tokens: 16,
+        };
+        let a = e.chat(&messages, &p(1)).unwrap();
+        let b = e.chat(&messages, &p(1)).unwrap();
+        assert_eq!(a.text, b.text);
+    }
+}
