@@ -7,7 +7,7 @@ one engine call, are the same), runs `warta batch` on it under /usr/bin/time -v,
 with the figures, the load average before the run and the machine.
 
     cargo build --release
-    python3 scripts/batch-bench.py --files 100 10000 --model tests/fixtures/marian/tiny-a
+    python3 scripts/batch-bench.py --files 100 10000 -- --beams 1   # as measured for the README
 
 With the small fixture models the figure measures warta's batch pipeline (walk, read, hash, clean,
 pooling, writing, manifest) plus a tiny model: it is an upper bound on the overhead, not the speed of a
