@@ -64,8 +64,8 @@ pub enum Command {
     /// Write only a short English summary of an article (fast triage: no full translation).
     #[command(after_help = "Example:\n  warta summarize examples/kompas-nato.txt --sentences 3")]
     Summarize(SummarizeArgs),
-    /// Translate every article in a directory tree.
-    #[command(after_help = "Example:\n  warta batch archive/ -o archive-en/ --jobs 2")]
+    /// Translate every article in a directory tree: parallel, resumable, shardable.
+    #[command(after_help = BATCH_HELP)]
     Batch(BatchArgs),
     /// Show what the loader keeps of an article, and what it removed.
     #[command(
@@ -229,6 +229,24 @@ pub struct SummarizeArgs {
     pub summary: SummaryArgs,
 }
 
+const BATCH_HELP: &str = "\
+Examples:
+  warta batch archive/ -o archive-en/
+  warta batch archive/ -o out/shard-3 --shard 3/8      # one worker of eight
+  warta batch --merge-manifests out/shard-* -o out     # combine the shards' manifests
+
+Outputs mirror the input tree: a/b/x.html -> OUTPUT_DIR/a/b/x.en.txt (.en.md, .en.json
+by --format). Every file gets a line in OUTPUT_DIR/manifest.jsonl; the last line for a
+path wins. Run the same command again to resume: files already done for the same
+content and settings are skipped; --force redoes them.
+
+Exit status:
+  0    every file done (translated now, or already done)
+  3    the run finished, but some files failed (see the report and the manifest)
+  1    the run could not start (bad arguments, model missing, OUTPUT_DIR locked by
+       another run) or could not go on (the manifest cannot be written)
+  130  interrupted (Ctrl-C or SIGTERM); nothing partial was written";
+
 #[derive(Debug, Args, Clone)]
 pub struct BatchArgs {
     /// Directory of articles (searched recursively).
@@ -249,8 +267,9 @@ pub struct BatchArgs {
     /// Process only shard K of N (1-based), chosen by a hash of each file's relative path.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Combine the manifests of these shard output directories into the one given by -o.
-    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "input_dir")]
+    /// Combine the manifests of these shard output directories into the one given by -o (with
+    /// INPUT_DIR: also list the input files no shard recorded).
+    #[arg(long, value_name = "DIR", num_args = 1..)]
     pub merge_manifests: Vec<PathBuf>,
     /// Write only summaries (the summary-only mode over a directory).
     #[arg(long, conflicts_with = "no_summary")]
@@ -334,7 +353,7 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
         }
         Command::Translate(args) => translate(args, global),
         Command::Summarize(args) => summarize(args, global),
-        Command::Batch(_) => Err(crate::Error::NotAvailable("`warta batch`")),
+        Command::Batch(args) => crate::batch::run(&args, global),
         Command::Models(args) => models(args, global),
         Command::Eval(args) => {
             let report = crate::eval::run(&args, show_progress(global))?;

@@ -117,22 +117,33 @@ pub fn process(
     sentences: usize,
 ) -> Result<Document> {
     let started = Instant::now();
-    let mut timings = Timings::default();
     let translation = match (mode, engines.translator.as_mut()) {
-        (Mode::Translate { .. }, Some(t)) => {
-            let t0 = Instant::now();
-            let tr = t.translate_article(&article)?;
-            timings.translate_s = t0.elapsed().as_secs_f64();
-            Some(tr)
-        }
+        (Mode::Translate { .. }, Some(t)) => Some(t.translate_article(&article)?),
         (Mode::Translate { .. }, None) => {
             return Err(Error::NotAvailable("translation without a translator"))
         }
         (Mode::SummaryOnly, _) => None,
     };
+    let translate_s = started.elapsed().as_secs_f64();
+    finish(article, translation, translate_s, engines, sentences)
+}
+
+/// The rest of the pipeline once an article is translated (or, in summary-only mode, not): the summary
+/// and the timings. `warta batch` translates several articles together and finishes each one here.
+pub fn finish(
+    article: Article,
+    translation: Option<Translation>,
+    translate_s: f64,
+    engines: &mut Engines,
+    sentences: usize,
+) -> Result<Document> {
+    let started = Instant::now();
+    let mut timings = Timings {
+        translate_s,
+        ..Timings::default()
+    };
     let (summary, llm) = match engines.summarizer.as_mut() {
         Some(s) => {
-            let t0 = Instant::now();
             let request = SummaryRequest {
                 article: &article,
                 translation: translation.as_ref(),
@@ -143,12 +154,12 @@ pub fn process(
                 .as_deref_mut()
                 .map(|t| t as &mut dyn Translator);
             let summary = s.summarize(&request, translator)?;
-            timings.summarize_s = t0.elapsed().as_secs_f64();
+            timings.summarize_s = started.elapsed().as_secs_f64();
             (Some(summary), s.llm_id())
         }
         None => (None, None),
     };
-    timings.total_s = started.elapsed().as_secs_f64();
+    timings.total_s = translate_s + started.elapsed().as_secs_f64();
     Ok(Document {
         article,
         translation,

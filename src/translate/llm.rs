@@ -160,6 +160,11 @@ impl Translator for LlmTranslator {
         Ok(out)
     }
 
+    /// Articles are translated paragraph by paragraph with context, never pooled sentence by sentence.
+    fn batches_segments(&self) -> bool {
+        false
+    }
+
     fn translate_article(&mut self, article: &Article) -> Result<Translation, TranslateError> {
         let started = Instant::now();
         let mut warnings = Vec::new();

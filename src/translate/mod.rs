@@ -66,40 +66,80 @@ pub trait Translator: Send {
     /// call (so the engine can batch them) and reassembles paragraphs.
     fn translate_article(&mut self, article: &Article) -> Result<Translation, TranslateError> {
         let started = std::time::Instant::now();
-        let mut segments = Vec::new();
-        if let Some(title) = &article.meta.title {
-            segments.push(title.clone());
-        }
-        for p in &article.paragraphs {
-            segments.extend(p.sentences.iter().cloned());
-        }
+        let segments = article_segments(article);
         let out = self.translate_segments(&segments)?;
-        let mut out = out.into_iter();
-        let title = article.meta.title.as_ref().and_then(|_| out.next());
-        let paragraphs = article
+        Ok(assemble_translation(
+            article,
+            out,
+            self.info(),
+            self.take_warnings(),
+            started.elapsed().as_secs_f64(),
+        ))
+    }
+
+    /// Whether segments from several articles may be pooled into one [`translate_segments`] call and
+    /// reassembled with [`assemble_translation`] (`warta batch` does this for sentence engines). Engines
+    /// that translate with context across a whole article (the LLM) return false.
+    ///
+    /// [`translate_segments`]: Translator::translate_segments
+    fn batches_segments(&self) -> bool {
+        true
+    }
+}
+
+/// The segments [`Translator::translate_article`] sends for `article`: the title (if any), then every
+/// sentence of every paragraph, in order.
+pub fn article_segments(article: &Article) -> Vec<String> {
+    let mut segments = Vec::new();
+    if let Some(title) = &article.meta.title {
+        segments.push(title.clone());
+    }
+    for p in &article.paragraphs {
+        segments.extend(p.sentences.iter().cloned());
+    }
+    segments
+}
+
+/// Rebuild an article's [`Translation`] from the translations of its [`article_segments`], in the same
+/// order, with the engine's `warnings` about them; `seconds` is the time spent translating them.
+pub fn assemble_translation(
+    article: &Article,
+    translated: Vec<String>,
+    engine: EngineInfo,
+    warnings: Vec<String>,
+    seconds: f64,
+) -> Translation {
+    let segments = usize::from(article.meta.title.is_some())
+        + article
             .paragraphs
             .iter()
-            .map(|p| TranslatedParagraph {
-                source: p.text.clone(),
-                text: out
-                    .by_ref()
-                    .take(p.sentences.len())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                kind: p.kind,
-            })
-            .collect();
-        Ok(Translation {
-            title,
-            paragraphs,
-            engine: self.info(),
-            warnings: self.take_warnings(),
-            stats: TranslateStats {
-                segments: segments.len(),
-                seconds: started.elapsed().as_secs_f64(),
-                ..Default::default()
-            },
+            .map(|p| p.sentences.len())
+            .sum::<usize>();
+    let mut out = translated.into_iter();
+    let title = article.meta.title.as_ref().and_then(|_| out.next());
+    let paragraphs = article
+        .paragraphs
+        .iter()
+        .map(|p| TranslatedParagraph {
+            source: p.text.clone(),
+            text: out
+                .by_ref()
+                .take(p.sentences.len())
+                .collect::<Vec<_>>()
+                .join(" "),
+            kind: p.kind,
         })
+        .collect();
+    Translation {
+        title,
+        paragraphs,
+        engine,
+        warnings,
+        stats: TranslateStats {
+            segments,
+            seconds,
+            ..Default::default()
+        },
     }
 }
 
