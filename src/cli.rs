@@ -167,6 +167,14 @@ pub struct ModelArgs {
     /// Directory of prompt templates that override the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,
+    /// Extra LLM glossary (lines of `indonesian<TAB>english`; repeatable): adds entries to the
+    /// built-in one or replaces those with the same Indonesian; an English of `-` removes an entry.
+    /// The entries whose words occur in a text are given to the LLM as hints.
+    #[arg(long, value_name = "FILE")]
+    pub glossary: Vec<PathBuf>,
+    /// Leave the built-in glossary out (only --glossary files are used).
+    #[arg(long)]
+    pub no_glossary: bool,
     #[command(flatten)]
     pub generation: GenerationArgs,
 }

@@ -191,12 +191,19 @@ fn load_llm(models: &ModelArgs, hub: &Hub) -> Result<crate::llm::SharedChatModel
     Ok(std::sync::Arc::new(std::sync::Mutex::new(model)))
 }
 
+/// The prompt templates (`--prompts`) with the glossary (`--glossary`, `--no-glossary`).
+fn load_prompts(models: &ModelArgs) -> Result<crate::prompts::Prompts> {
+    use crate::prompts::{glossary::Glossary, Prompts};
+    let glossary = Glossary::load(&models.glossary, !models.no_glossary)?;
+    Ok(Prompts::load(models.prompts.as_deref())?.with_glossary(glossary))
+}
+
 /// The LLM translator over a shared model.
 fn build_llm_translator(
     models: &ModelArgs,
     llm: crate::llm::SharedChatModel,
 ) -> Result<Box<dyn Translator>> {
-    let prompts = crate::prompts::Prompts::load(models.prompts.as_deref())?;
+    let prompts = load_prompts(models)?;
     Ok(Box::new(crate::translate::llm::LlmTranslator::new(
         llm,
         prompts,
@@ -218,7 +225,7 @@ fn build_summarizer(
     use crate::summarize::llm::LlmSummarizer;
     use crate::translate::llm::LlmTranslator;
     // Checked even when only the extractive method runs, so a broken --prompts DIR never passes silently.
-    let prompts = crate::prompts::Prompts::load(models.prompts.as_deref())?;
+    let prompts = load_prompts(models)?;
     let params = generation_params(models);
     let own_translator = match &llm {
         Some(m) => Some(LlmTranslator::new(

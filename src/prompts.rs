@@ -10,13 +10,16 @@
 //! removed from it first, so an article can neither close the delimiters a prompt puts around it nor
 //! smuggle in a chat-template token.
 
+pub mod glossary;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use regex::Regex;
 
 use crate::llm::{ChatMessage, Generation, GenerationParams, LlmError, SharedChatModel};
+use glossary::{Glossary, Hint};
 
 /// What a template may and must contain.
 struct Spec {
@@ -31,7 +34,14 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "summarize",
         builtin: include_str!("../prompts/summarize.txt"),
-        allowed: &["title", "article", "sentences", "language", "lead"],
+        allowed: &[
+            "title",
+            "article",
+            "sentences",
+            "language",
+            "lead",
+            "glossary",
+        ],
         required: &["article"],
     },
     Spec {
@@ -45,6 +55,7 @@ const SPECS: &[Spec] = &[
             "unsupported",
             "previous",
             "lead",
+            "glossary",
         ],
         required: &["article", "unsupported"],
     },
@@ -57,13 +68,13 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "translate",
         builtin: include_str!("../prompts/translate.txt"),
-        allowed: &["title", "previous", "paragraph"],
+        allowed: &["title", "previous", "paragraph", "glossary"],
         required: &["paragraph"],
     },
     Spec {
         name: "translate_line",
         builtin: include_str!("../prompts/translate_line.txt"),
-        allowed: &["text"],
+        allowed: &["text", "glossary"],
         required: &["text"],
     },
 ];
@@ -73,6 +84,11 @@ const SPECS: &[Spec] = &[
 pub enum PromptError {
     #[error("cannot read prompt directory {}: {source}; check the path given to --prompts", path.display())]
     ReadDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read glossary file {}: {source}; check the path given to --glossary", path.display())]
+    ReadGlossary {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -115,11 +131,16 @@ struct Template {
     user: Vec<Piece>,
 }
 
-/// The set of prompt templates in use for a run.
+/// The set of prompt templates in use for a run, with the glossary whose hints fill `{{glossary}}`.
 #[derive(Debug, Clone)]
 pub struct Prompts {
     templates: BTreeMap<&'static str, Template>,
+    glossary: Arc<Glossary>,
 }
+
+/// What `{{glossary}}` says when no glossary word occurs in the text (an empty line would leave the
+/// heading above it dangling).
+pub const NO_HINTS: &str = "(none)";
 
 impl Prompts {
     /// The built-in templates, with those in `dir` (from `--prompts`) replacing the ones of the same name.
@@ -167,7 +188,31 @@ impl Prompts {
             };
             templates.insert(spec.name, template);
         }
-        Ok(Prompts { templates })
+        Ok(Prompts {
+            templates,
+            glossary: Arc::new(Glossary::builtin()),
+        })
+    }
+
+    /// These prompts with `glossary` in place of the built-in one.
+    pub fn with_glossary(mut self, glossary: Glossary) -> Prompts {
+        self.glossary = Arc::new(glossary);
+        self
+    }
+
+    /// The glossary entries that occur in `text` (at most `cap`) when template `name` uses
+    /// `{{glossary}}`, with their rendering for it.
+    pub fn hints(&self, name: &str, text: &str, cap: usize) -> (Vec<Hint>, String) {
+        if !self.uses(name, "glossary") {
+            return (Vec::new(), String::new());
+        }
+        let hints = self.glossary.hints(text, cap);
+        let rendered = if hints.is_empty() {
+            NO_HINTS.to_string()
+        } else {
+            glossary::render(&hints)
+        };
+        (hints, rendered)
     }
 
     /// The chat messages of template `name` with `vars` filled in. Every value is cleaned of tag-like

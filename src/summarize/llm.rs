@@ -17,6 +17,10 @@ use crate::summarize::{
 };
 use crate::translate::Translator;
 
+/// Glossary hints in a summary prompt at most: enough for the words of a lead and a few paragraphs,
+/// few enough to keep the prompt short.
+const SUMMARY_HINTS: usize = 24;
+
 /// Summaries written by a shared chat model, with an extractive fallback.
 pub struct LlmSummarizer {
     model: SharedChatModel,
@@ -35,8 +39,11 @@ struct Input {
     /// Blocks of text (paragraphs; the first may be a line of metadata), in order.
     blocks: Vec<String>,
     language: &'static str,
-    /// Everything the summary may draw on: source article and translation.
+    /// Everything the summary may draw on: source article, translation, and the glossary's English
+    /// for the article's words.
     sources: Vec<String>,
+    /// Whether `blocks` are the untranslated source (glossary hints help only there).
+    untranslated: bool,
 }
 
 impl LlmSummarizer {
@@ -93,7 +100,21 @@ impl LlmSummarizer {
             "the LLM wrote the summary in the article's language; it was translated into English"
                 .to_string(),
         );
-        self.generate("translate_line", &[("text", text.as_str())], n)
+        let (_, hints) = self.prompts.hints("translate_line", &text, SUMMARY_HINTS);
+        self.generate(
+            "translate_line",
+            &[("text", text.as_str()), ("glossary", &hints)],
+            n,
+        )
+    }
+
+    /// The `{{glossary}}` value of template `name` for `text`: the glossary entries found in it, or
+    /// [`prompts::NO_HINTS`] when the text is already English.
+    fn glossary(&self, name: &str, input: &Input, text: &str) -> String {
+        if !input.untranslated {
+            return prompts::NO_HINTS.to_string();
+        }
+        self.prompts.hints(name, text, SUMMARY_HINTS).1
     }
 
     /// Tokens available for the article text in template `name`, given the other values.
@@ -115,18 +136,27 @@ impl LlmSummarizer {
     /// Also returns the text the draft was written from (the article, or the parts' notes).
     fn draft(&mut self, input: &Input, n: usize) -> Result<(String, String), SummarizeError> {
         let sentences = n.to_string();
-        let room = self.room("summarize", &summarize_vars(input, &sentences, ""), n)?;
         let whole = input.blocks.join("\n\n");
+        let hints = self.glossary("summarize", input, &format!("{}\n{whole}", input.title));
+        let room = self.room(
+            "summarize",
+            &summarize_vars(input, &sentences, "", &hints),
+            n,
+        )?;
         let whole_tokens = prompts::text_tokens(&self.model, &whole).map_err(failed)?;
         if whole_tokens <= room {
-            let text = self.generate("summarize", &summarize_vars(input, &sentences, &whole), n)?;
+            let vars = summarize_vars(input, &sentences, &whole, &hints);
+            let text = self.generate("summarize", &vars, n)?;
             return Ok((text, whole));
         }
-        // Too long for one pass: summarise consecutive parts, then combine their notes.
+        // Too long for one pass: summarise consecutive parts, then combine their notes. The room was
+        // measured with the whole article's hints, which a part's own hints never outnumber.
         let parts = self.split(&input.blocks, room)?;
         let mut notes = Vec::with_capacity(parts.len());
         for part in &parts {
-            let note = self.generate("summarize", &summarize_vars(input, &sentences, part), n)?;
+            let hints = self.glossary("summarize", input, part);
+            let vars = summarize_vars(input, &sentences, part, &hints);
+            let note = self.generate("summarize", &vars, n)?;
             if !note.is_empty() {
                 notes.push(note);
             }
@@ -219,7 +249,16 @@ impl Summarizer for LlmSummarizer {
         translator: Option<&mut dyn Translator>,
     ) -> Result<Summary, SummarizeError> {
         let n = request.sentences.max(1);
-        let input = input(request);
+        let mut input = input(request);
+        if input.untranslated {
+            // The glossary's English for the article's words is vetted data, so a summary may use it
+            // ("the Corruption Eradication Commission" for KPK).
+            let all = self
+                .prompts
+                .hints("summarize", &input.blocks.join("\n"), usize::MAX)
+                .0;
+            input.sources.extend(all.into_iter().map(|h| h.english));
+        }
         let sources: Vec<&str> = input.sources.iter().map(String::as_str).collect();
         let mut checks = SummaryChecks::default();
         let mut warnings = Vec::new();
@@ -242,6 +281,11 @@ impl Summarizer for LlmSummarizer {
                 .collect::<Vec<_>>()
                 .join(", ");
             let sentences = n.to_string();
+            let hints = self.glossary(
+                "summarize_strict",
+                &input,
+                &format!("{}\n{article_text}", input.title),
+            );
             let vars = [
                 ("title", input.title.as_str()),
                 ("article", &article_text),
@@ -250,6 +294,7 @@ impl Summarizer for LlmSummarizer {
                 ("unsupported", &unsupported),
                 ("previous", &first),
                 ("lead", &input.lead),
+                ("glossary", &hints),
             ];
             let rewrite_tokens = prompts::chat_tokens(
                 &self.model,
@@ -298,13 +343,15 @@ fn summarize_vars<'a>(
     input: &'a Input,
     sentences: &'a str,
     article: &'a str,
-) -> [(&'static str, &'a str); 5] {
+    glossary: &'a str,
+) -> [(&'static str, &'a str); 6] {
     [
         ("title", &input.title),
         ("sentences", sentences),
         ("language", input.language),
         ("lead", &input.lead),
         ("article", article),
+        ("glossary", glossary),
     ]
 }
 
@@ -453,6 +500,7 @@ fn input(request: &SummaryRequest<'_>) -> Input {
         blocks,
         language,
         sources,
+        untranslated: request.translation.is_none(),
     }
 }
 

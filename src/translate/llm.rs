@@ -19,6 +19,9 @@ use crate::translate::{
     EngineInfo, TranslateError, TranslateStats, TranslatedParagraph, Translation, Translator,
 };
 
+/// Glossary hints in one translation prompt at most (a paragraph rarely has more tricky words).
+const TRANSLATE_HINTS: usize = 12;
+
 /// Translates with a shared chat model.
 pub struct LlmTranslator {
     model: SharedChatModel,
@@ -64,17 +67,29 @@ impl LlmTranslator {
         }
     }
 
-    /// Run template `name` on `text` and check the reply.
+    /// Run template `name` on `text` and check the reply. The glossary entries found in `text` go
+    /// into `{{glossary}}`.
     fn run(
         &mut self,
         name: &str,
         vars: &[(&str, &str)],
         text: &str,
     ) -> Result<Reply, TranslateError> {
-        let messages = self.prompts.messages(name, vars);
+        let (found, hints) = self.prompts.hints(name, text, TRANSLATE_HINTS);
+        let mut vars = vars.to_vec();
+        vars.push(("glossary", &hints));
+        let mut messages = self.prompts.messages(name, &vars);
         let source_tokens = prompts::text_tokens(&self.model, text).map_err(engine)?;
         let params = self.params_for(source_tokens);
-        let prompt_tokens = prompts::chat_tokens(&self.model, &messages).map_err(engine)?;
+        let mut prompt_tokens = prompts::chat_tokens(&self.model, &messages).map_err(engine)?;
+        if prompt_tokens + params.max_new_tokens > self.context_length && !found.is_empty() {
+            // The hints are a help, the text is not optional: drop them before giving up on the text.
+            if let Some(v) = vars.iter_mut().find(|(k, _)| *k == "glossary") {
+                v.1 = prompts::NO_HINTS;
+            }
+            messages = self.prompts.messages(name, &vars);
+            prompt_tokens = prompts::chat_tokens(&self.model, &messages).map_err(engine)?;
+        }
         if prompt_tokens + params.max_new_tokens > self.context_length {
             return Ok(Reply {
                 text: String::new(),
