@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Measure warta's translation quality and speed on this machine and write docs/quality.md.
 
-    python3 scripts/quality-report.py ENGINE=MODEL [ENGINE=MODEL ...] [options]
+    python3 scripts/quality-report.py ENGINE=MODEL[@ntrex=N,tico=M] [ENGINE=MODEL ...] [options]
 
 ENGINE is `marian` (MODEL: a Hub repo id or a local model directory) or `llm` (MODEL: a local .gguf
-path or REPO/FILE.gguf). Example, with the models available on the development machines:
+path or REPO/FILE.gguf); `@ntrex=N,tico=M` sets that engine's line limits. Example, with the models available on the development machines:
 
     python3 scripts/quality-report.py \\
         llm=/work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \\
@@ -95,10 +95,20 @@ def machine(threads):
 
 
 def parse_engine(spec):
-    kind, sep, model = spec.partition("=")
+    """`KIND=MODEL[@ntrex=N,tico=M]`: the engine, and line limits that replace --ntrex-lines/--tico-lines
+    for it (a slow model can be measured on fewer lines without shortening the others' runs)."""
+    kind, sep, rest = spec.partition("=")
+    model, _, limits = rest.partition("@")
     if not sep or kind not in ("marian", "llm") or not model:
-        sys.exit(f"engine {spec!r}: expected marian=MODEL or llm=MODEL")
-    return kind, model
+        sys.exit(f"engine {spec!r}: expected marian=MODEL or llm=MODEL, optionally followed by @ntrex=N,tico=M")
+    own = {}
+    for item in filter(None, limits.split(",")):
+        key, _, value = item.partition("=")
+        names = {"ntrex": "NTREX-128", "tico": "TICO-19"}
+        if key not in names or not value.isdigit() or int(value) == 0:
+            sys.exit(f"engine {spec!r}: {item!r} is not ntrex=N or tico=N with N > 0")
+        own[names[key]] = int(value)
+    return kind, model, own
 
 
 def evaluate(warta, kind, model, src, ref, limit, threads, extra, outdir, label):
@@ -153,7 +163,7 @@ def fmt(x, digits=2):
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def write_report(path, results, info, shared, argv, binary):
+def write_report(path, results, info, shared, argv, binary, note=""):
     lines = [
         "# Translation quality and speed",
         "",
@@ -170,6 +180,10 @@ def write_report(path, results, info, shared, argv, binary):
         f"{info['memory']} memory, {info['os']}; warta used **{info['threads']} threads**. "
         f"warta {info['warta_commit']}, {binary}, {info['rustc']}, measured {info['date']}.",
         "",
+    ]
+    if note:
+        lines += [f"Conditions: {note}", ""]
+    lines += [
         "Scores: BLEU, chrF and chrF++ with sacreBLEU 2.x defaults (13a tokenisation, one reference, detokenised "
         "output), computed by `warta eval`, which reproduces sacreBLEU exactly (see `tests/fixtures/eval/`). "
         "Speed: translated lines and target tokens (counted with the 13a tokenizer) per second of translation, "
@@ -227,6 +241,7 @@ def main():
     parser.add_argument("--warta-args", default="", help="extra options for every `warta eval`, e.g. '--beams 4'")
     parser.add_argument("--warta", help="use this warta binary instead of building target/release/warta")
     parser.add_argument("--out", default=os.path.join(REPO, "docs", "quality.md"))
+    parser.add_argument("--note", default="", help="a sentence about the conditions (e.g. other jobs running), printed under the machine")
     parser.add_argument("--keep-going", action="store_true", help="report failed runs instead of stopping")
     args = parser.parse_args()
 
@@ -242,14 +257,14 @@ def main():
     limits = {"NTREX-128": args.ntrex_lines, "TICO-19": args.tico_lines}
 
     results = []
-    for kind, model in engines:
+    for kind, model, own in engines:
         for name, src, ref, _ in TEST_SETS:
             label = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{kind}-{os.path.basename(model.rstrip('/'))}-{name}")
             entry = {"engine": kind, "model": model, "set": name}
             try:
                 entry["report"] = evaluate(
                     warta, kind, model, os.path.join(args.shared, "eval", src), os.path.join(args.shared, "eval", ref),
-                    limits[name], args.threads, shlex.split(args.warta_args), outdir, label)
+                    own.get(name, limits[name]), args.threads, shlex.split(args.warta_args), outdir, label)
             except RunFailed as e:
                 if not args.keep_going:
                     sys.exit(f"{kind}={model} on {name} failed: {e}; nothing written")
@@ -257,7 +272,7 @@ def main():
             results.append(entry)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     binary = f"binary {args.warta}" if args.warta else "release build"
-    write_report(args.out, results, machine(args.threads), args.shared, sys.argv[1:], binary)
+    write_report(args.out, results, machine(args.threads), args.shared, sys.argv[1:], binary, args.note)
     print(f"wrote {os.path.relpath(args.out, REPO)}", file=sys.stderr)
 
 
