@@ -28,8 +28,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{0} is not available yet in this version of warta")]
-    NotAvailable(&'static str),
+    /// A combination the command line should have ruled out: a bug in warta, not in the input.
+    #[error("internal error: {0}; this is a bug in warta, please report it with the command you ran")]
+    Internal(&'static str),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -84,7 +84,7 @@ impl Engines {
             (_, TranslatorKind::Marian, _) => Some(build_marian(models, &hub)?),
             (_, TranslatorKind::Llm, Some(m)) => Some(build_llm_translator(models, m.clone())?),
             (_, TranslatorKind::Llm, None) => {
-                return Err(Error::NotAvailable("--translator llm without an LLM"))
+                return Err(Error::Internal("--translator llm without an LLM"))
             }
         };
         let summarizer = if wants_summary {
@@ -120,7 +120,7 @@ pub fn process(
     let translation = match (mode, engines.translator.as_mut()) {
         (Mode::Translate { .. }, Some(t)) => Some(t.translate_article(&article)?),
         (Mode::Translate { .. }, None) => {
-            return Err(Error::NotAvailable("translation without a translator"))
+            return Err(Error::Internal("translation without a translator"))
         }
         (Mode::SummaryOnly, _) => None,
     };
@@ -241,7 +241,7 @@ fn build_summarizer(
         (SummarizerKind::Llm | SummarizerKind::Auto, Some(m)) => Ok(Box::new(LlmSummarizer::new(
             m, prompts, params, extractive,
         )?)),
-        (SummarizerKind::Llm, None) => Err(Error::NotAvailable("--summarizer llm without an LLM")),
+        (SummarizerKind::Llm, None) => Err(Error::Internal("--summarizer llm without an LLM")),
     }
 }
 

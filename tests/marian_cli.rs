@@ -375,3 +375,66 @@ fn first_run_downloads_the_default_model_then_works_offline() {
         .unwrap()
         .starts_with(&home.path().join("hub").display().to_string()));
 }
+
+/// The JSON of `warta translate` on the reference article: every cleaned paragraph in order, with its
+/// sentence pairs, and each sentence translated exactly as it is on its own (`--raw`).
+#[test]
+fn article_json_pairs_every_sentence_with_its_translation() {
+    let home = tempfile::tempdir().unwrap();
+    let model = fixtures().join("tiny-a");
+    let article = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kompas-nato.txt");
+    let out = stdout_of(
+        warta(home.path())
+            .args([
+                "translate",
+                "--format",
+                "json",
+                "--beams",
+                "1",
+                "--summarizer",
+                "extractive",
+            ])
+            .arg("--model")
+            .arg(&model)
+            .arg(&article),
+    );
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let cleaned: Value = serde_json::from_slice(&stdout_of(
+        warta(home.path())
+            .args(["clean", "--format", "json"])
+            .arg(&article),
+    ))
+    .unwrap();
+    let paragraphs = v["paragraphs"].as_array().unwrap();
+    let sources = cleaned["paragraphs"].as_array().unwrap();
+    assert_eq!(paragraphs.len(), sources.len());
+    assert_eq!(v["title"], cleaned["title"]);
+    assert!(v["title_translation"].is_string(), "{v}");
+
+    let mut sentences = Vec::new();
+    let mut translations = Vec::new();
+    for (p, source) in paragraphs.iter().zip(sources) {
+        assert_eq!(p["source"], *source);
+        let pairs = p["sentences"].as_array().unwrap();
+        assert!(!pairs.is_empty(), "{p}");
+        let joined: Vec<&str> = pairs
+            .iter()
+            .map(|s| s["translation"].as_str().unwrap())
+            .collect();
+        assert_eq!(p["translation"].as_str().unwrap(), joined.join(" "));
+        for s in pairs {
+            sentences.push(s["source"].as_str().unwrap().to_string());
+            translations.push(s["translation"].as_str().unwrap().to_string());
+        }
+    }
+    let input = home.path().join("sentences.txt");
+    std::fs::write(&input, sentences.join("\n") + "\n").unwrap();
+    let raw = stdout_of(
+        warta(home.path())
+            .args(["translate", "--raw", "--beams", "1", "--model"])
+            .arg(&model)
+            .arg(&input),
+    );
+    let raw = String::from_utf8(raw).unwrap();
+    assert_eq!(raw.lines().collect::<Vec<_>>(), translations);
+}

@@ -174,14 +174,25 @@ fn translate_json_carries_the_summary_fields() {
         "1",
     ]);
     let paragraphs = v["paragraphs"].as_array().expect("paragraphs");
-    let sources = v["source_paragraphs"]
-        .as_array()
-        .expect("source paragraphs");
-    // One output paragraph per input paragraph.
+    // One output paragraph per input paragraph, each with its source and a translation.
+    let out = Command::cargo_bin("warta")
+        .expect("the warta binary is built")
+        .args(["clean", "--format", "json", ARTICLE])
+        .output()
+        .expect("warta runs");
+    let cleaned: Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let sources = cleaned["paragraphs"].as_array().expect("clean paragraphs");
     assert_eq!(paragraphs.len(), sources.len());
-    assert!(paragraphs
-        .iter()
-        .all(|p| !p.as_str().unwrap_or("").is_empty()));
+    for (p, source) in paragraphs.iter().zip(sources) {
+        assert_eq!(p["source"], *source);
+        assert!(!p["translation"].as_str().unwrap_or("").is_empty(), "{p}");
+        // The LLM translates paragraphs whole: no sentence pairs are claimed.
+        assert_eq!(p["sentences"], serde_json::json!([]));
+    }
+    assert!(
+        v["title"].is_string() && v["title_translation"].is_string(),
+        "{v}"
+    );
     assert_eq!(v["translator"], "llm");
     assert_eq!(v["llm"], SMOL);
     assert_eq!(v["summary_method"], "extractive");

@@ -46,7 +46,7 @@ pub fn run(args: &EvalArgs, progress: bool) -> crate::Result<EvalReport> {
             evaluate_src(job, translator.as_mut(), started, load_s, progress)
         }
         // clap requires one of --hyp and --src.
-        (None, None) => Err(crate::Error::NotAvailable(
+        (None, None) => Err(crate::Error::Internal(
             "`warta eval` without --hyp or --src",
         )),
     }

@@ -154,16 +154,15 @@ fn llm_used(doc: &Document) -> Option<String> {
 fn document_json(doc: &Document) -> Value {
     let meta = &doc.article.meta;
     let mut v = json!({
-        "title": doc.translation.as_ref().and_then(|t| t.title.clone()),
-        "source_title": meta.title,
+        "title": meta.title,
+        "title_translation": doc.translation.as_ref().and_then(|t| t.title.clone()),
         "date": meta.date,
         "author": meta.author,
         "source": meta.source,
         "dateline": meta.dateline,
         "site": meta.site,
         "language": doc.article.language,
-        "paragraphs": doc.translation.as_ref().map(|t| t.paragraphs.iter().map(|p| p.text.clone()).collect::<Vec<_>>()),
-        "source_paragraphs": doc.article.paragraphs.iter().map(|p| p.text.clone()).collect::<Vec<_>>(),
+        "paragraphs": paragraphs_json(doc),
         "translator": doc.translation.as_ref().map(|t| t.engine.translator.clone()),
         "model": doc.translation.as_ref().map(|t| t.engine.model.clone()),
         "llm": llm_used(doc),
@@ -177,6 +176,28 @@ fn document_json(doc: &Document) -> Value {
         add_summary(&mut v, s);
     }
     v
+}
+
+/// `[{"source", "translation", "kind", "sentences": [{"source", "translation"}]}]`, one per source
+/// paragraph; `translation` is null when the document was not translated.
+fn paragraphs_json(doc: &Document) -> Value {
+    let translated = doc.translation.as_ref().map(|t| &t.paragraphs);
+    let list: Vec<Value> = doc
+        .article
+        .paragraphs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let t = translated.and_then(|t| t.get(i));
+            json!({
+                "source": p.text,
+                "translation": t.map(|t| t.text.clone()),
+                "kind": p.kind,
+                "sentences": t.map(|t| t.sentences.clone()).unwrap_or_default(),
+            })
+        })
+        .collect();
+    Value::Array(list)
 }
 
 fn add_summary(v: &mut Value, s: &Summary) {

@@ -379,11 +379,13 @@ mod tests {
                     source: String::new(),
                     text: "Russia halted its diplomatic mission at NATO after eight of its delegates were expelled. It was a big step.".into(),
                     kind: ParagraphKind::Body,
+                    sentences: Vec::new(),
                 },
                 TranslatedParagraph {
                     source: String::new(),
                     text: "The weather was sunny and nothing special happened in the city that day.".into(),
                     kind: ParagraphKind::Body,
+                    sentences: Vec::new(),
                 },
             ],
             ..Default::default()

@@ -15,6 +15,7 @@ use crate::article::{split_sentences, Article, ParagraphKind};
 use crate::llm::{GenerationParams, SharedChatModel, StopReason};
 use crate::prompts::{self, Prompts};
 use crate::summarize::guard::{english_place_names, number_mismatches};
+use crate::translate::check_numbers;
 use crate::translate::{
     EngineInfo, TranslateError, TranslateStats, TranslatedParagraph, Translation, Translator,
 };
@@ -309,6 +310,7 @@ impl Translator for LlmTranslator {
                 source: p.text.clone(),
                 text,
                 kind: p.kind,
+                sentences: Vec::new(),
             });
         }
         stats.seconds = started.elapsed().as_secs_f64();
@@ -348,16 +350,6 @@ fn implausible(source: &str, reply: &str) -> Option<String> {
         ))
     } else {
         None
-    }
-}
-
-fn check_numbers(warnings: &mut Vec<String>, label: &str, source: &str, text: &str) {
-    let diff = number_mismatches(source, text);
-    if !diff.is_empty() {
-        warnings.push(format!(
-            "{label}: numbers differ from the source: {}",
-            diff.join(", ")
-        ));
     }
 }
 

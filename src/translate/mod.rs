@@ -38,6 +38,16 @@ pub struct TranslatedParagraph {
     pub source: String,
     pub text: String,
     pub kind: ParagraphKind,
+    /// Sentence by sentence, when the engine translated sentences (Marian); empty when it translated
+    /// the paragraph whole (the LLM), whose sentences need not map one to one.
+    pub sentences: Vec<TranslatedSentence>,
+}
+
+/// One source sentence and its translation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TranslatedSentence {
+    pub source: String,
+    pub translation: String,
 }
 
 /// Work done, for timings and throughput figures.
@@ -117,17 +127,38 @@ pub fn assemble_translation(
             .sum::<usize>();
     let mut out = translated.into_iter();
     let title = article.meta.title.as_ref().and_then(|_| out.next());
+    let mut warnings = warnings;
     let paragraphs = article
         .paragraphs
         .iter()
-        .map(|p| TranslatedParagraph {
-            source: p.text.clone(),
-            text: out
-                .by_ref()
-                .take(p.sentences.len())
+        .enumerate()
+        .map(|(i, p)| {
+            let sentences: Vec<TranslatedSentence> = p
+                .sentences
+                .iter()
+                .zip(out.by_ref())
+                .map(|(source, translation)| TranslatedSentence {
+                    source: source.clone(),
+                    translation,
+                })
+                .collect();
+            let text = sentences
+                .iter()
+                .map(|s| s.translation.as_str())
                 .collect::<Vec<_>>()
-                .join(" "),
-            kind: p.kind,
+                .join(" ");
+            check_numbers(
+                &mut warnings,
+                &format!("paragraph {}", i + 1),
+                &p.text,
+                &text,
+            );
+            TranslatedParagraph {
+                source: p.text.clone(),
+                text,
+                kind: p.kind,
+                sentences,
+            }
         })
         .collect();
     Translation {
@@ -157,4 +188,72 @@ pub enum TranslateError {
     Marian(#[from] marian::MarianError),
     #[error("{path}: {reason}")]
     Input { path: String, reason: String },
+}
+
+/// Warn when a paragraph's numbers and its translation's differ (1.200 ↔ 1,200, delapan ↔ 8, dates):
+/// a wrong number is the error a reader can least afford and a model most easily makes.
+pub(crate) fn check_numbers(warnings: &mut Vec<String>, label: &str, source: &str, text: &str) {
+    let diff = crate::summarize::guard::number_mismatches(source, text);
+    if !diff.is_empty() {
+        warnings.push(format!(
+            "{label}: numbers differ from the source: {}",
+            diff.join(", ")
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::article::{Metadata, Paragraph};
+
+    #[test]
+    fn assembled_paragraphs_keep_sentence_pairs_and_flag_changed_numbers() {
+        let paragraph = |sentences: &[&str]| Paragraph {
+            text: sentences.join(" "),
+            sentences: sentences.iter().map(|s| s.to_string()).collect(),
+            kind: ParagraphKind::Body,
+        };
+        let article = Article {
+            meta: Metadata {
+                title: Some("Rusia Balas NATO".into()),
+                ..Default::default()
+            },
+            paragraphs: vec![
+                paragraph(&["Delapan diplomat diusir.", "Itu terjadi Senin."]),
+                paragraph(&["Sebanyak 1.200 orang hadir."]),
+            ],
+            ..Default::default()
+        };
+        let translated = [
+            "Russia retaliates",
+            "Eight diplomats were expelled.",
+            "It happened on Monday.",
+            "About 1,500 people came.",
+        ];
+        let t = assemble_translation(
+            &article,
+            translated.iter().map(|s| s.to_string()).collect(),
+            EngineInfo::default(),
+            Vec::new(),
+            1.0,
+        );
+        assert_eq!(t.title.as_deref(), Some("Russia retaliates"));
+        assert_eq!(
+            t.paragraphs[0].text,
+            "Eight diplomats were expelled. It happened on Monday."
+        );
+        assert_eq!(t.paragraphs[0].sentences[1].source, "Itu terjadi Senin.");
+        assert_eq!(
+            t.paragraphs[0].sentences[1].translation,
+            "It happened on Monday."
+        );
+        // "delapan" is 8 and "Eight" is 8; 1.200 is not 1,500.
+        assert_eq!(t.warnings.len(), 1, "{:?}", t.warnings);
+        assert!(
+            t.warnings[0].starts_with("paragraph 2: numbers differ"),
+            "{:?}",
+            t.warnings
+        );
+    }
 }
