@@ -252,3 +252,45 @@ fn overlong_segments_are_split_not_truncated() {
             .join(" ")
     );
 }
+
+/// The source tokenizer on every line of NTREX-128's Indonesian side (~2000 news sentences) against
+/// MarianTokenizer's ids recorded by scripts/marian-fixtures/record_ntrex_ids.py: all ids for tiny-a,
+/// a 64-bit FNV-1a hash of each line's ids for tiny-b (to keep the fixture small).
+#[test]
+fn token_ids_match_marian_tokenizer_on_ntrex() {
+    let shared = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
+    let source = shared.join("eval/ntrex128/newstest2019-ref.ind.txt");
+    let text = std::fs::read_to_string(&source)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", source.display()));
+    let lines: Vec<&str> = text.lines().collect();
+    for (variant, file) in [("tiny-a", "ntrex-ids"), ("tiny-b", "ntrex-fnv64")] {
+        let path = fixtures().join(format!("{variant}.{file}.txt"));
+        let recorded = std::fs::read_to_string(&path).unwrap();
+        let recorded: Vec<&str> = recorded.lines().collect();
+        assert_eq!(recorded.len(), lines.len(), "{}", path.display());
+        let t = load(variant);
+        for (n, (line, want)) in lines.iter().zip(&recorded).enumerate() {
+            let got = t.tokenizer().encode(line);
+            let got_text = got.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+            let got_recorded = if file == "ntrex-ids" {
+                got_text.clone()
+            } else {
+                format!("{:016x}", fnv1a64(got_text.as_bytes()))
+            };
+            assert_eq!(
+                got_recorded,
+                *want,
+                "{variant}: line {} of {} differs from {}\n  text {line:?}\n  got  [{got_text}]",
+                n + 1,
+                source.display(),
+                path.display(),
+            );
+        }
+    }
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
