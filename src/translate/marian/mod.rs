@@ -25,7 +25,7 @@ use crate::models::{Hub, ModelError, RepoSpec};
 use crate::translate::{EngineInfo, TranslateError, Translator};
 
 pub use config::{GenerationConfig, MarianConfig};
-pub use model::Marian;
+pub use model::{Marian, WeightType};
 pub use tokenizer::MarianTokenizer;
 
 /// The model `warta` uses unless `--model` names another.
@@ -92,11 +92,12 @@ impl From<MarianError> for crate::Error {
     }
 }
 
-/// Run-time choices for the Marian translator (`--beams`, `--batch-size`).
+/// Run-time choices for the Marian translator (`--beams`, `--batch-size`, `--dtype`).
 #[derive(Debug, Clone, Copy)]
 pub struct MarianOptions {
     pub beams: usize,
     pub batch_size: usize,
+    pub weight_type: WeightType,
 }
 
 impl Default for MarianOptions {
@@ -104,6 +105,7 @@ impl Default for MarianOptions {
         MarianOptions {
             beams: 4,
             batch_size: 16,
+            weight_type: WeightType::F32,
         }
     }
 }
@@ -289,9 +291,18 @@ impl MarianTranslator {
             ));
         }
         let checkpoint = Checkpoint::open(&files.weights)?;
-        let model = Marian::load(config, &checkpoint, &Device::Cpu)
+        let model = Marian::load(config, &checkpoint, &Device::Cpu, options.weight_type)
             .map_err(|e| MarianError::invalid(&files.weights, e.to_string()))?;
         let mut warnings = Vec::new();
+        let (kept, linear) = model.kept_f32();
+        if kept > 0 {
+            warnings.push(format!(
+                "{}: {kept} of {linear} linear layers stay f32 (--dtype {} needs input widths that \
+                 are multiples of 32)",
+                spec.id(),
+                options.weight_type
+            ));
+        }
         if !generation.ignored.is_empty() {
             warnings.push(format!(
                 "{}: generation settings warta does not apply: {}",
@@ -306,6 +317,7 @@ impl MarianTranslator {
             options: MarianOptions {
                 beams: options.beams.max(1),
                 batch_size: options.batch_size.max(1),
+                ..options
             },
             id: spec.id(),
             warnings,
