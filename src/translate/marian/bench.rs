@@ -63,6 +63,8 @@ pub struct BenchReport {
     pub model: String,
     /// `--dtype`: the type of the linear layers.
     pub weights: String,
+    /// `CPU`, or `CUDA GPU 0` with the `cuda` feature.
+    pub device: String,
     /// Building the model from tensors in memory (conversion/quantisation included).
     pub load_s: f64,
     pub source_tokens: usize,
@@ -139,7 +141,10 @@ pub fn run(
     let load_average = std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
-    let dev = Device::Cpu;
+    let (dev, device_warning) = super::device();
+    if let Some(w) = &device_warning {
+        progress(w);
+    }
     let config = opus_mt_id_en_config();
     let weights = random_weights(&config, &dev)?;
     let load_started = Instant::now();
@@ -209,6 +214,7 @@ pub fn run(
         model: "opus-mt-id-en shape (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocab 54796), random weights"
             .into(),
         weights: weight_type.to_string(),
+        device: if dev.is_cuda() { "CUDA GPU 0" } else { "CPU" }.into(),
         load_s,
         source_tokens: SOURCE_TOKENS,
         target_tokens: TARGET_TOKENS,
@@ -274,8 +280,8 @@ fn cpu_model() -> String {
 impl BenchReport {
     pub fn to_text(&self) -> String {
         let mut s = format!(
-            "Marian: {}\nlinear layers {} (built in {:.2} s), {} source -> {} target tokens (forced), {} threads, {}\nload average before: {}\n\n",
-            self.model, self.weights, self.load_s, self.source_tokens, self.target_tokens, self.threads, self.cpu, self.load_average
+            "Marian: {}\nlinear layers {} (built in {:.2} s) on the {}, {} source -> {} target tokens (forced), {} threads, {}\nload average before: {}\n\n",
+            self.model, self.weights, self.load_s, self.device, self.source_tokens, self.target_tokens, self.threads, self.cpu, self.load_average
         );
         s.push_str("batch  beams  target tok/s  seconds (median of runs)\n");
         for r in &self.rows {

@@ -198,6 +198,23 @@ impl ModelFiles {
     }
 }
 
+/// The device the model runs on: the first CUDA GPU when warta was built with the `cuda` feature and
+/// one can be opened, else the CPU, with a warning saying why when the GPU was wanted but failed.
+pub fn device() -> (Device, Option<String>) {
+    if !candle_core::utils::cuda_is_available() {
+        return (Device::Cpu, None);
+    }
+    match Device::new_cuda(0) {
+        Ok(gpu) => (gpu, None),
+        Err(e) => (
+            Device::Cpu,
+            Some(format!(
+                "built with CUDA but no GPU could be opened ({e}); running on the CPU"
+            )),
+        ),
+    }
+}
+
 /// Download whatever files of the model are not cached yet (`warta models --fetch`).
 pub fn fetch_files(spec: &RepoSpec, hub: &Hub) -> Result<(), ModelError> {
     ModelFiles::locate(spec, hub).map(|_| ())
@@ -291,9 +308,10 @@ impl MarianTranslator {
             ));
         }
         let checkpoint = Checkpoint::open(&files.weights)?;
-        let model = Marian::load(config, &checkpoint, &Device::Cpu, options.weight_type)
+        let (device, device_warning) = device();
+        let model = Marian::load(config, &checkpoint, &device, options.weight_type)
             .map_err(|e| MarianError::invalid(&files.weights, e.to_string()))?;
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = device_warning.into_iter().collect();
         let (kept, linear) = model.kept_f32();
         if kept > 0 {
             warnings.push(format!(
