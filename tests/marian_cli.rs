@@ -78,23 +78,19 @@ fn dtype_option() {
     let (lines, want) = lines_and_translations("tiny-b");
     let input = tmp.path().join("in.txt");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
-    let model = fixtures().join("tiny-b");
-    let out = warta(tmp.path())
-        .args(["translate", "--raw", "--dtype", "q8_0", "--model"])
-        .arg(&model)
-        .arg(&input)
-        .assert()
-        .success();
+    let with_dtype = |dtype: &str| {
+        warta(tmp.path())
+            .args(["translate", "--raw", "--dtype", dtype, "--model"])
+            .arg(fixtures().join("tiny-b"))
+            .arg(&input)
+            .assert()
+    };
+    let out = with_dtype("q8_0").success();
     let out = out.get_output();
     assert_eq!(String::from_utf8_lossy(&out.stdout), want.join("\n") + "\n");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("linear layers stay f32"), "{err}");
-    let refused = warta(tmp.path())
-        .args(["translate", "--raw", "--dtype", "q4", "--model"])
-        .arg(&model)
-        .arg(&input)
-        .assert()
-        .failure();
+    let refused = with_dtype("q4").failure();
     let err = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
     assert!(err.contains("f32, bf16, f16, q8_0"), "{err}");
 }
