@@ -159,9 +159,10 @@ pub struct ModelArgs {
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub batch_size: usize,
     /// Type of Marian's linear-layer weights and matrix products: f32 (exact, the reference's
-    /// output), bf16 or f16 (half the memory; slow on CPUs without native half-precision math),
-    /// q8_0 (8-bit blocks through candle's quantised matmul; a layer whose input width is not a
-    /// multiple of 32 stays f32, with a warning). Embeddings, norms, attention and softmax stay f32.
+    /// output), f16 or bf16 (half the weight memory; on CPUs f16 runs about as fast as f32, bf16
+    /// slower), q8_0 (8-bit blocks through candle's quantised matmul: least memory, but slower than
+    /// f32 on CPUs; a layer whose input width is not a multiple of 32 stays f32, with a warning).
+    /// Embeddings, norms, attention and softmax stay f32. See docs/marian-engine.md.
     #[arg(long, value_name = "f32|bf16|f16|q8_0", default_value = "f32",
           value_parser = str::parse::<crate::translate::marian::WeightType>)]
     pub dtype: crate::translate::marian::WeightType,
