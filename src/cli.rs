@@ -158,6 +158,14 @@ pub struct ModelArgs {
     /// Sentences translated together in one Marian batch.
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub batch_size: usize,
+    /// Type of Marian's linear-layer weights and matrix products: f32 (exact, the reference's
+    /// output), f16 or bf16 (half the weight memory; on CPUs f16 runs about as fast as f32, bf16
+    /// slower), q8_0 (8-bit blocks through candle's quantised matmul: least memory, but slower than
+    /// f32 on CPUs; a layer whose input width is not a multiple of 32 stays f32, with a warning).
+    /// Embeddings, norms, attention and softmax stay f32. See docs/marian-engine.md.
+    #[arg(long, value_name = "f32|bf16|f16|q8_0", default_value = "f32",
+          value_parser = str::parse::<crate::translate::marian::WeightType>)]
+    pub dtype: crate::translate::marian::WeightType,
     /// Worker threads for tensor code (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -504,9 +512,9 @@ fn models(args: ModelsArgs, global: &GlobalArgs) -> crate::Result<std::process::
 }
 
 /// `warta bench --engine marian`: decoding speed of the opus-mt-id-en shape on this machine.
-fn bench_marian(_args: BenchArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
+fn bench_marian(args: BenchArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
     let quiet = global.quiet;
-    let report = crate::translate::marian::bench::run(3, |what| {
+    let report = crate::translate::marian::bench::run(3, args.models.dtype, |what| {
         if !quiet {
             eprintln!("warta: bench: {what}");
         }

@@ -176,6 +176,7 @@ fn build_marian(models: &ModelArgs, hub: &Hub) -> Result<Box<dyn Translator>> {
     let options = MarianOptions {
         beams: models.beams,
         batch_size: models.batch_size,
+        weight_type: models.dtype,
     };
     Ok(Box::new(MarianTranslator::load(&spec, hub, options)?))
 }

@@ -70,6 +70,31 @@ fn raw_translation_gives_the_recorded_strings_line_for_line() {
     }
 }
 
+/// `--dtype`: q8_0 on tiny-b (no layer fits its 32-wide blocks) keeps f32, so the recorded strings,
+/// and says so on stderr; an unknown type is refused with the accepted names.
+#[test]
+fn dtype_option() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (lines, want) = lines_and_translations("tiny-b");
+    let input = tmp.path().join("in.txt");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let with_dtype = |dtype: &str| {
+        warta(tmp.path())
+            .args(["translate", "--raw", "--dtype", dtype, "--model"])
+            .arg(fixtures().join("tiny-b"))
+            .arg(&input)
+            .assert()
+    };
+    let out = with_dtype("q8_0").success();
+    let out = out.get_output();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want.join("\n") + "\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("linear layers stay f32"), "{err}");
+    let refused = with_dtype("q4").failure();
+    let err = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(err.contains("f32, bf16, f16, q8_0"), "{err}");
+}
+
 #[test]
 fn raw_json_output_and_stdin() {
     let tmp = tempfile::tempdir().unwrap();

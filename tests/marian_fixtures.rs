@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use warta::models::{Hub, RepoSpec};
-use warta::translate::marian::{MarianOptions, MarianTranslator};
+use warta::translate::marian::{MarianOptions, MarianTranslator, WeightType};
 use warta::translate::Translator;
 
 const VARIANTS: [&str; 2] = ["tiny-a", "tiny-b"];
@@ -150,6 +150,7 @@ fn translate_segments_gives_the_recorded_strings() {
             MarianOptions {
                 beams: 4,
                 batch_size: 3,
+                ..MarianOptions::default()
             },
         );
         let exp = expected(variant);
@@ -251,4 +252,137 @@ fn overlong_segments_are_split_not_truncated() {
             .collect::<Vec<_>>()
             .join(" ")
     );
+}
+
+/// The source tokenizer on every line of NTREX-128's Indonesian side (~2000 news sentences) against
+/// MarianTokenizer's ids recorded by scripts/marian-fixtures/record_ntrex_ids.py: all ids for tiny-a,
+/// a 64-bit FNV-1a hash of each line's ids for tiny-b (to keep the fixture small).
+#[test]
+fn token_ids_match_marian_tokenizer_on_ntrex() {
+    let shared = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
+    let source = shared.join("eval/ntrex128/newstest2019-ref.ind.txt");
+    let text = std::fs::read_to_string(&source)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", source.display()));
+    let lines: Vec<&str> = text.lines().collect();
+    for (variant, file) in [("tiny-a", "ntrex-ids"), ("tiny-b", "ntrex-fnv64")] {
+        let path = fixtures().join(format!("{variant}.{file}.txt"));
+        let recorded = std::fs::read_to_string(&path).unwrap();
+        let recorded: Vec<&str> = recorded.lines().collect();
+        assert_eq!(recorded.len(), lines.len(), "{}", path.display());
+        let t = load(variant);
+        for (n, (line, want)) in lines.iter().zip(&recorded).enumerate() {
+            let got = t.tokenizer().encode(line);
+            let got_text = got.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+            let got_recorded = if file == "ntrex-ids" {
+                got_text.clone()
+            } else {
+                format!("{:016x}", fnv1a64(got_text.as_bytes()))
+            };
+            assert_eq!(
+                got_recorded,
+                *want,
+                "{variant}: line {} of {} differs from {}\n  text {line:?}\n  got  [{got_text}]",
+                n + 1,
+                source.display(),
+                path.display(),
+            );
+        }
+    }
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// `--dtype bf16|f16|q8_0` on tiny-a (whose widths, 32 and 64, all fit q8_0 blocks): every linear
+/// layer takes the narrower type, and its decoder stays close to f32 (itself proven equal to the
+/// reference above) on the first 50 NTREX lines: fed f32's greedy translation token by token, it
+/// predicts the same next token almost everywhere. Whole greedy outputs, where one early difference
+/// changes everything after it, still mostly agree for the short fixture sentences.
+#[test]
+fn narrower_weight_types_stay_close_to_f32() {
+    use warta::translate::marian::model::DecoderCache;
+    let shared = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
+    let source = shared.join("eval/ntrex128/newstest2019-ref.ind.txt");
+    let lines = std::fs::read_to_string(&source).unwrap();
+    let exp = expected("tiny-a");
+    let fixture_sentences = exp["translate"].as_array().unwrap();
+    let f32_model = load("tiny-a");
+    let encode = |l: &str| f32_model.tokenizer().encode(l);
+    let ntrex: Vec<Vec<u32>> = lines.lines().take(50).map(encode).collect();
+    let short: Vec<Vec<u32>> = fixture_sentences
+        .iter()
+        .map(|c| encode(text(&c["text"])))
+        .collect();
+    let want = f32_model.generate_ids(&ntrex, 1).unwrap();
+    let pad = f32_model.generation().pad_token_id as usize;
+    for ty in [WeightType::Bf16, WeightType::F16, WeightType::Q8_0] {
+        let options = MarianOptions {
+            weight_type: ty,
+            ..MarianOptions::default()
+        };
+        let t = load_dir(&fixtures().join("tiny-a"), options);
+        assert_eq!(t.model().weight_type(), ty);
+        assert_eq!(t.model().kept_f32().0, 0, "{ty}: layers left in f32");
+        let (mut agree, mut steps) = (0, 0);
+        for (src, out) in ntrex.iter().zip(&want) {
+            let enc = t.model().encode(std::slice::from_ref(src)).unwrap();
+            let mut cache = DecoderCache::default();
+            for pair in out.windows(2) {
+                let logits = t.model().decode_step(&pair[..1], &enc, &mut cache).unwrap();
+                let row = logits.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let best = (0..row.len())
+                    .filter(|&i| i != pad)
+                    .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                    .unwrap();
+                agree += usize::from(best as u32 == pair[1]);
+                steps += 1;
+            }
+        }
+        let got = t.generate_ids(&short, 1).unwrap();
+        let same = fixture_sentences
+            .iter()
+            .zip(&got)
+            .filter(|(c, g)| ids(&c["greedy"]["ids"]) == **g)
+            .count();
+        eprintln!(
+            "{ty}: next token as f32 at {agree}/{steps} steps; {same}/{} fixture outputs identical",
+            got.len()
+        );
+        assert!(
+            agree * 100 >= steps * 94,
+            "{ty}: {agree}/{steps} steps agree"
+        );
+        assert!(
+            same * 5 >= got.len() * 3,
+            "{ty}: {same}/{} identical",
+            got.len()
+        );
+    }
+}
+
+/// q8_0 on tiny-b, none of whose input widths (24, 40, 48) is a multiple of 32: every layer stays
+/// f32, the outputs stay the reference's, and a warning says so.
+#[test]
+fn q8_0_falls_back_to_f32_for_unblockable_layers() {
+    let options = MarianOptions {
+        weight_type: WeightType::Q8_0,
+        ..MarianOptions::default()
+    };
+    let mut t = load_dir(&fixtures().join("tiny-b"), options);
+    let (kept, all) = t.model().kept_f32();
+    assert!(all > 0 && kept == all, "{kept} of {all} layers kept f32");
+    let warnings = t.take_warnings();
+    assert!(
+        warnings.iter().any(|w| w.contains("stay f32")),
+        "{warnings:?}"
+    );
+    let exp = expected("tiny-b");
+    for case in exp["translate"].as_array().unwrap() {
+        let src = t.tokenizer().encode(text(&case["text"]));
+        let got = t.generate_ids(&[src], 1).unwrap().remove(0);
+        assert_eq!(got, ids(&case["greedy"]["ids"]), "{:?}", case["text"]);
+    }
 }

@@ -10,7 +10,7 @@ use candle_core::{DType, Device, Tensor};
 use serde::Serialize;
 
 use super::config::{EarlyStopping, GenerationConfig, MarianConfig, TokenIds};
-use super::model::Marian;
+use super::model::{Marian, WeightType};
 use super::search;
 
 /// `config.json` of Helsinki-NLP/opus-mt-id-en (vocabulary 54,796; pad/decoder start 54,795).
@@ -61,6 +61,12 @@ pub struct Breakdown {
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub model: String,
+    /// `--dtype`: the type of the linear layers.
+    pub weights: String,
+    /// `CPU`, or `CUDA GPU 0` with the `cuda` feature.
+    pub device: String,
+    /// Building the model from tensors in memory (conversion/quantisation included).
+    pub load_s: f64,
     pub source_tokens: usize,
     pub target_tokens: usize,
     pub threads: usize,
@@ -123,17 +129,27 @@ fn random_weights(c: &MarianConfig, dev: &Device) -> candle_core::Result<HashMap
     Ok(w)
 }
 
-/// Run the benchmark: `runs` timed repetitions per setting after one warm-up.
-pub fn run(runs: usize, mut progress: impl FnMut(&str)) -> candle_core::Result<BenchReport> {
+/// Run the benchmark: `runs` timed repetitions per setting after one warm-up, linear layers in
+/// `weight_type`.
+pub fn run(
+    runs: usize,
+    weight_type: WeightType,
+    mut progress: impl FnMut(&str),
+) -> candle_core::Result<BenchReport> {
     let runs = runs.max(1);
     // Read before the runs: it says how busy the machine was before we added to it.
     let load_average = std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
-    let dev = Device::Cpu;
+    let (dev, device_warning) = super::device();
+    if let Some(w) = &device_warning {
+        progress(w);
+    }
     let config = opus_mt_id_en_config();
     let weights = random_weights(&config, &dev)?;
-    let model = Marian::load(config.clone(), &weights, &dev)?;
+    let load_started = Instant::now();
+    let model = Marian::load(config.clone(), &weights, &dev, weight_type)?;
+    let load_s = load_started.elapsed().as_secs_f64();
     drop(weights);
     // </s> may not come before the 40th target token, and comes exactly there.
     let gen = GenerationConfig {
@@ -197,6 +213,9 @@ pub fn run(runs: usize, mut progress: impl FnMut(&str)) -> candle_core::Result<B
     Ok(BenchReport {
         model: "opus-mt-id-en shape (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocab 54796), random weights"
             .into(),
+        weights: weight_type.to_string(),
+        device: if dev.is_cuda() { "CUDA GPU 0" } else { "CPU" }.into(),
+        load_s,
         source_tokens: SOURCE_TOKENS,
         target_tokens: TARGET_TOKENS,
         threads: candle_core::utils::get_num_threads(),
@@ -261,8 +280,8 @@ fn cpu_model() -> String {
 impl BenchReport {
     pub fn to_text(&self) -> String {
         let mut s = format!(
-            "Marian: {}\n{} source -> {} target tokens (forced), {} threads, {}\nload average before: {}\n\n",
-            self.model, self.source_tokens, self.target_tokens, self.threads, self.cpu, self.load_average
+            "Marian: {}\nlinear layers {} (built in {:.2} s) on the {}, {} source -> {} target tokens (forced), {} threads, {}\nload average before: {}\n\n",
+            self.model, self.weights, self.load_s, self.device, self.source_tokens, self.target_tokens, self.threads, self.cpu, self.load_average
         );
         s.push_str("batch  beams  target tok/s  seconds (median of runs)\n");
         for r in &self.rows {

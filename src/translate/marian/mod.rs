@@ -25,7 +25,7 @@ use crate::models::{Hub, ModelError, RepoSpec};
 use crate::translate::{EngineInfo, TranslateError, Translator};
 
 pub use config::{GenerationConfig, MarianConfig};
-pub use model::Marian;
+pub use model::{Marian, WeightType};
 pub use tokenizer::MarianTokenizer;
 
 /// The model `warta` uses unless `--model` names another.
@@ -92,11 +92,12 @@ impl From<MarianError> for crate::Error {
     }
 }
 
-/// Run-time choices for the Marian translator (`--beams`, `--batch-size`).
+/// Run-time choices for the Marian translator (`--beams`, `--batch-size`, `--dtype`).
 #[derive(Debug, Clone, Copy)]
 pub struct MarianOptions {
     pub beams: usize,
     pub batch_size: usize,
+    pub weight_type: WeightType,
 }
 
 impl Default for MarianOptions {
@@ -104,6 +105,7 @@ impl Default for MarianOptions {
         MarianOptions {
             beams: 4,
             batch_size: 16,
+            weight_type: WeightType::F32,
         }
     }
 }
@@ -193,6 +195,23 @@ impl ModelFiles {
             config,
             weights,
         })
+    }
+}
+
+/// The device the model runs on: the first CUDA GPU when warta was built with the `cuda` feature and
+/// one can be opened, else the CPU, with a warning saying why when the GPU was wanted but failed.
+pub fn device() -> (Device, Option<String>) {
+    if !candle_core::utils::cuda_is_available() {
+        return (Device::Cpu, None);
+    }
+    match Device::new_cuda(0) {
+        Ok(gpu) => (gpu, None),
+        Err(e) => (
+            Device::Cpu,
+            Some(format!(
+                "built with CUDA but no GPU could be opened ({e}); running on the CPU"
+            )),
+        ),
     }
 }
 
@@ -289,9 +308,19 @@ impl MarianTranslator {
             ));
         }
         let checkpoint = Checkpoint::open(&files.weights)?;
-        let model = Marian::load(config, &checkpoint, &Device::Cpu)
+        let (device, device_warning) = device();
+        let model = Marian::load(config, &checkpoint, &device, options.weight_type)
             .map_err(|e| MarianError::invalid(&files.weights, e.to_string()))?;
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = device_warning.into_iter().collect();
+        let (kept, linear) = model.kept_f32();
+        if kept > 0 {
+            warnings.push(format!(
+                "{}: {kept} of {linear} linear layers stay f32 (--dtype {} needs input widths that \
+                 are multiples of 32)",
+                spec.id(),
+                options.weight_type
+            ));
+        }
         if !generation.ignored.is_empty() {
             warnings.push(format!(
                 "{}: generation settings warta does not apply: {}",
@@ -306,6 +335,7 @@ impl MarianTranslator {
             options: MarianOptions {
                 beams: options.beams.max(1),
                 batch_size: options.batch_size.max(1),
+                ..options
             },
             id: spec.id(),
             warnings,

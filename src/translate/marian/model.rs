@@ -11,8 +11,15 @@
 //! matrix product per sentence and head instead of one per beam. Projection weights are stored
 //! transposed and contiguous (q, k, v fused for self-attention, k, v for cross-attention) so every
 //! projection is one plain row-major matmul over all rows of the batch.
+//!
+//! The linear layers (attention projections, feed-forward, output layer) can hold their weights in a
+//! narrower type ([`WeightType`]): bf16/f16 (the activations are rounded to it for the product), or
+//! q8_0 blocks multiplied by candle's quantised matmul. Everything else — embeddings, layer norms,
+//! softmax, attention, biases and the residual stream — stays f32, so f32 weights give exactly the
+//! reference's arithmetic.
 
-use candle_core::{DType, Device, IndexOp, Tensor};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Device, IndexOp, Module, Tensor};
 
 use super::attention::{self, CrossKv, KvCache};
 use super::config::{Activation, MarianConfig};
@@ -32,17 +39,101 @@ impl WeightSource for std::collections::HashMap<String, Tensor> {
     }
 }
 
-/// A linear layer as `y = x · Wᵀ + b`, with Wᵀ kept contiguous.
+/// The type the linear layers' weights are kept and multiplied in (`--dtype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WeightType {
+    /// The checkpoint's own precision: outputs equal the reference's.
+    #[default]
+    F32,
+    Bf16,
+    F16,
+    /// 8-bit blocks of 32 weights with one f16 scale (ggml's Q8_0), through candle's quantised
+    /// matmul. A layer whose input width is not a multiple of 32 cannot be cut into blocks and stays
+    /// f32.
+    Q8_0,
+}
+
+impl WeightType {
+    pub const NAMES: [&'static str; 4] = ["f32", "bf16", "f16", "q8_0"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightType::F32 => "f32",
+            WeightType::Bf16 => "bf16",
+            WeightType::F16 => "f16",
+            WeightType::Q8_0 => "q8_0",
+        }
+    }
+}
+
+impl std::str::FromStr for WeightType {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<WeightType, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(WeightType::F32),
+            "bf16" => Ok(WeightType::Bf16),
+            "f16" => Ok(WeightType::F16),
+            "q8_0" | "q8" => Ok(WeightType::Q8_0),
+            _ => Err(format!(
+                "unknown weight type {s:?}; use one of {}",
+                WeightType::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for WeightType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The weight matrix of a linear layer in the form it is multiplied in.
+#[derive(Debug, Clone)]
+enum Weight {
+    /// Wᵀ, `[in, out]`, contiguous, in f32, bf16 or f16.
+    Dense(Tensor),
+    /// W, `[out, in]`, in q8_0 blocks along `in`.
+    Quantized(QMatMul),
+}
+
+/// A linear layer as `y = x · Wᵀ + b` (bias in f32).
 #[derive(Debug, Clone)]
 struct Linear {
-    w_t: Tensor,
+    w: Weight,
     b: Tensor,
 }
 
 impl Linear {
-    /// `x`: `[rows, in]` → `[rows, out]`.
+    /// From W `[out, in]` (f32) and b `[out]`, kept as `ty` asks. Returns whether `ty` could be used
+    /// (q8_0 needs an input width that is a multiple of its 32-weight blocks; else the layer stays f32).
+    fn new(w: Tensor, b: Tensor, ty: WeightType) -> Result<(Linear, bool)> {
+        let dense = |w: Tensor, dtype: DType| -> Result<Weight> {
+            Ok(Weight::Dense(w.t()?.contiguous()?.to_dtype(dtype)?))
+        };
+        let block = GgmlDType::Q8_0.block_size();
+        let (w, honoured) = match ty {
+            WeightType::F32 => (dense(w, DType::F32)?, true),
+            WeightType::Bf16 => (dense(w, DType::BF16)?, true),
+            WeightType::F16 => (dense(w, DType::F16)?, true),
+            WeightType::Q8_0 if w.dim(1)? % block == 0 => {
+                let q = QTensor::quantize(&w, GgmlDType::Q8_0)?;
+                (Weight::Quantized(QMatMul::from_qtensor(q)?), true)
+            }
+            WeightType::Q8_0 => (dense(w, DType::F32)?, false),
+        };
+        Ok((Linear { w, b }, honoured))
+    }
+
+    /// `x`: `[rows, in]` (f32) → `[rows, out]` (f32).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.w_t)?.broadcast_add(&self.b)
+        let y = match &self.w {
+            Weight::Dense(w_t) if w_t.dtype() == DType::F32 => x.matmul(w_t)?,
+            Weight::Dense(w_t) => x.to_dtype(w_t.dtype())?.matmul(w_t)?.to_dtype(DType::F32)?,
+            Weight::Quantized(q) => q.forward(&x.contiguous()?)?,
+        };
+        y.broadcast_add(&self.b)
     }
 }
 
@@ -129,9 +220,12 @@ pub struct Marian {
     embed_scale: f64,
     encoder: Vec<EncoderLayer>,
     decoder: Vec<DecoderLayer>,
-    /// Output layer, transposed: `[d_model, target vocab]`.
-    lm_head_t: Tensor,
-    final_logits_bias: Tensor,
+    /// Output layer with `final_logits_bias` as its bias.
+    lm_head: Linear,
+    weight_type: WeightType,
+    /// Linear layers kept in f32 although `weight_type` asked otherwise (see [`WeightType::Q8_0`]).
+    kept_f32: usize,
+    linear_layers: usize,
     device: Device,
 }
 
@@ -207,11 +301,13 @@ impl DecoderCache {
 
 impl Marian {
     /// Build the model from a checkpoint's tensors. Key names follow `MarianMTModel`'s state dict,
-    /// with or without the `model.` prefix; tied copies may be missing.
+    /// with or without the `model.` prefix; tied copies may be missing. The linear layers are kept as
+    /// `weight_type` says.
     pub fn load(
         config: MarianConfig,
         weights: &dyn WeightSource,
         device: &Device,
+        weight_type: WeightType,
     ) -> Result<Marian> {
         config.validate().map_err(candle_core::Error::msg)?;
         let act =
@@ -219,6 +315,9 @@ impl Marian {
         let w = Weights {
             src: weights,
             device,
+            weight_type,
+            linear_layers: std::cell::Cell::new(0),
+            kept_f32: std::cell::Cell::new(0),
         };
         let d = config.d_model;
         let vocab = config.vocab_size;
@@ -283,13 +382,15 @@ impl Marian {
         Ok(Marian {
             enc_positions: positions("encoder")?,
             dec_positions: positions("decoder")?,
-            lm_head_t: lm_head.t()?.contiguous()?,
+            lm_head: w.made(Linear::new(lm_head, final_logits_bias, weight_type)?),
             enc_embed,
             dec_embed,
             embed_scale,
             encoder,
             decoder,
-            final_logits_bias,
+            weight_type,
+            kept_f32: w.kept_f32.get(),
+            linear_layers: w.linear_layers.get(),
             device: device.clone(),
             config,
         })
@@ -297,6 +398,17 @@ impl Marian {
 
     pub fn config(&self) -> &MarianConfig {
         &self.config
+    }
+
+    /// The type the linear layers were asked to be kept in.
+    pub fn weight_type(&self) -> WeightType {
+        self.weight_type
+    }
+
+    /// How many of the linear layers (fused projections counted once) stayed f32 although
+    /// [`weight_type`](Self::weight_type) asked otherwise, out of how many.
+    pub fn kept_f32(&self) -> (usize, usize) {
+        (self.kept_f32, self.linear_layers)
     }
 
     pub fn device(&self) -> &Device {
@@ -372,9 +484,7 @@ impl Marian {
 
     /// The output layer: hidden states `[rows, d_model]` → logits `[rows, vocab]`.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        hidden
-            .matmul(&self.lm_head_t)?
-            .broadcast_add(&self.final_logits_bias)
+        self.lm_head.forward(hidden)
     }
 
     /// The decoder layers of one step (see [`decode_step`](Self::decode_step)), without the output
@@ -491,9 +601,22 @@ pub fn sinusoidal_positions(n_pos: usize, dim: usize, device: &Device) -> Result
 struct Weights<'a> {
     src: &'a dyn WeightSource,
     device: &'a Device,
+    weight_type: WeightType,
+    /// Linear layers built so far, and how many of them could not take `weight_type`.
+    linear_layers: std::cell::Cell<usize>,
+    kept_f32: std::cell::Cell<usize>,
 }
 
 impl Weights<'_> {
+    /// Count a built linear layer.
+    fn made(&self, (linear, honoured): (Linear, bool)) -> Linear {
+        self.linear_layers.set(self.linear_layers.get() + 1);
+        if !honoured {
+            self.kept_f32.set(self.kept_f32.get() + 1);
+        }
+        linear
+    }
+
     fn optional(&self, name: &str, shape: &[usize]) -> Result<Option<Tensor>> {
         let bare = name.strip_prefix("model.");
         let found = match self.src.get(name)? {
@@ -550,10 +673,8 @@ impl Weights<'_> {
                 bs.push(b);
             }
         }
-        Ok(Linear {
-            w_t: Tensor::cat(&ws, 0)?.t()?.contiguous()?,
-            b: Tensor::cat(&bs, 0)?,
-        })
+        let w = Tensor::cat(&ws, 0)?;
+        Ok(self.made(Linear::new(w, Tensor::cat(&bs, 0)?, self.weight_type)?))
     }
 
     fn linear(&self, p: &str, d_in: usize, d_out: usize) -> Result<Linear> {
