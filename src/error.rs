@@ -29,7 +29,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A combination the command line should have ruled out: a bug in warta, not in the input.
-    #[error("internal error: {0}; this is a bug in warta, please report it with the command you ran")]
+    #[error(
+        "internal error: {0}; this is a bug in warta, please report it with the command you ran"
+    )]
     Internal(&'static str),
 }
 

@@ -138,9 +138,13 @@ pub struct Prompts {
     glossary: Arc<Glossary>,
 }
 
-/// What `{{glossary}}` says when no glossary word occurs in the text (an empty line would leave the
-/// heading above it dangling).
-pub const NO_HINTS: &str = "(none)";
+/// What `{{glossary}}` becomes when no glossary word occurs in the text: nothing. A heading followed
+/// by "(none)" made Qwen2.5-Coder-0.5B reply "There are no glossary entries" instead of translating.
+pub const NO_HINTS: &str = "";
+
+/// The line `{{glossary}}` puts above its entries, so that a prompt without entries has no dangling
+/// heading.
+pub const HINTS_HEADING: &str = "Glossary (Indonesian = English; use these English words):";
 
 impl Prompts {
     /// The built-in templates, with those in `dir` (from `--prompts`) replacing the ones of the same name.
@@ -201,7 +205,8 @@ impl Prompts {
     }
 
     /// The glossary entries that occur in `text` (at most `cap`) when template `name` uses
-    /// `{{glossary}}`, with their rendering for it.
+    /// `{{glossary}}`, with their rendering for it: [`HINTS_HEADING`] and one line per entry, or
+    /// nothing.
     pub fn hints(&self, name: &str, text: &str, cap: usize) -> (Vec<Hint>, String) {
         if !self.uses(name, "glossary") {
             return (Vec::new(), String::new());
@@ -210,7 +215,7 @@ impl Prompts {
         let rendered = if hints.is_empty() {
             NO_HINTS.to_string()
         } else {
-            glossary::render(&hints)
+            format!("{HINTS_HEADING}\n{}", glossary::render(&hints))
         };
         (hints, rendered)
     }
@@ -235,6 +240,8 @@ impl Prompts {
             }
             out
         };
+        // An empty value at the start or end of a section (no glossary hints) leaves blank lines there.
+        let fill = |pieces: &[Piece]| fill(pieces).trim().to_string();
         let mut messages = Vec::new();
         if let Some(system) = &t.system {
             messages.push(ChatMessage::system(fill(system)));
@@ -604,6 +611,27 @@ mod tests {
         for spec in SPECS {
             assert!(p.templates.contains_key(spec.name), "{}", spec.name);
         }
+    }
+
+    #[test]
+    fn glossary_hints_appear_only_when_the_text_has_glossary_words() {
+        let p = Prompts::load(None).unwrap();
+        let user = |text: &str| {
+            let (_, hints) = p.hints("translate_line", text, 12);
+            p.messages("translate_line", &[("text", text), ("glossary", &hints)])[1]
+                .content
+                .clone()
+        };
+        let with = user("Delapan delegasinya diusir karena dituduh sebagai mata-mata.");
+        assert!(with.starts_with(HINTS_HEADING), "{with}");
+        assert!(with.contains("- mata-mata = spy, spies"), "{with}");
+        // No glossary word: no heading, no placeholder text, no leading blank line.
+        let without = user("Cuaca cerah.");
+        assert!(
+            !without.contains("Glossary") && !without.contains("(none)"),
+            "{without}"
+        );
+        assert!(without.starts_with("Translate into English:"), "{without}");
     }
 
     #[test]
