@@ -118,15 +118,14 @@ impl LlmTranslator {
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
+        // An echo of the instructions is named as such whatever else went wrong: it is never kept.
+        let system = messages.iter().find(|m| m.role == crate::llm::Role::System);
+        let echo = system.is_some_and(|m| repeats_instructions(&m.content, text, &out));
         let problem = match g.stop {
+            _ if echo => Some(ECHO.to_string()),
             StopReason::MaxTokens => Some("the reply did not finish".to_string()),
             StopReason::Repetition => Some("the reply went into a loop".to_string()),
-            StopReason::EndOfTurn => implausible(text, &out).or_else(|| {
-                let system = messages.iter().find(|m| m.role == crate::llm::Role::System);
-                system
-                    .filter(|m| repeats_instructions(&m.content, text, &out))
-                    .map(|_| "the reply repeats the prompt's instructions".to_string())
-            }),
+            StopReason::EndOfTurn => implausible(text, &out),
         };
         Ok(Reply {
             text: out,
@@ -149,7 +148,12 @@ impl LlmTranslator {
             tokens += r.generated_tokens;
             // Even a failed sentence is kept (or the source itself when nothing came back): dropping it
             // silently would be worse, and the warning says which paragraph to look at.
-            parts.push(if r.text.is_empty() { s.clone() } else { r.text });
+            let echo = r.problem.as_deref() == Some(ECHO);
+            parts.push(if r.text.is_empty() || echo {
+                s.clone()
+            } else {
+                r.text
+            });
         }
         Ok((parts.join(" "), tokens))
     }
@@ -179,13 +183,19 @@ impl Translator for LlmTranslator {
             // A second chance with the other prompt (greedy decoding would repeat the same reply).
             let vars = [("title", ""), ("previous", ""), ("paragraph", s.as_str())];
             let retry = self.run("translate", &vars, s)?;
-            out.push(match retry.problem {
-                None => retry.text,
-                Some(_) if r.text.is_empty() && retry.text.is_empty() => {
-                    self.by_sentences(&split_sentences(s))?.0
-                }
-                Some(_) if r.text.is_empty() => retry.text,
-                Some(_) => r.text,
+            if retry.problem.is_none() {
+                out.push(retry.text);
+                continue;
+            }
+            // Both failed: the first usable reply, else the source itself (an untranslated line is
+            // honest; the instructions in its place are not).
+            let usable = |x: &Reply| !x.text.is_empty() && x.problem.as_deref() != Some(ECHO);
+            out.push(if usable(&r) {
+                r.text
+            } else if usable(&retry) {
+                retry.text
+            } else {
+                s.clone()
             });
         }
         Ok(out)
@@ -278,7 +288,7 @@ impl Translator for LlmTranslator {
                     warnings.push(format!(
                         "{label} (heading): the LLM's translation failed the checks ({problem})"
                     ));
-                    if first.text.is_empty() {
+                    if first.text.is_empty() || problem == ECHO {
                         p.text.clone()
                     } else {
                         first.text
@@ -302,7 +312,7 @@ impl Translator for LlmTranslator {
                                     "{label}: the LLM's translation failed the checks twice \
                                      ({problem}); kept the second attempt, check it"
                                 ));
-                                if retry.text.is_empty() {
+                                if retry.text.is_empty() || retry.problem.as_deref() == Some(ECHO) {
                                     p.text.clone()
                                 } else {
                                     retry.text
@@ -343,6 +353,9 @@ fn engine(e: impl std::fmt::Display) -> TranslateError {
     TranslateError::Engine(format!("LLM translator: {e}"))
 }
 
+/// The problem of a reply that is the prompt's instructions instead of a translation: never kept.
+const ECHO: &str = "the reply repeats the prompt's instructions";
+
 /// Whether `reply` copies a run of eight words of the `system` prompt that the `source` does not
 /// have: small models sometimes answer with the instructions instead of the translation.
 fn repeats_instructions(system: &str, source: &str, reply: &str) -> bool {
@@ -372,6 +385,19 @@ fn implausible(source: &str, reply: &str) -> Option<String> {
     let (s, r) = (source.chars().count(), reply.chars().count());
     if r == 0 {
         return Some("the reply was empty".into());
+    }
+    let words = |t: &str| -> Vec<String> {
+        t.split_whitespace()
+            .map(|w| {
+                w.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            })
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let source_words = words(source);
+    if source_words.len() >= 4 && words(reply) == source_words {
+        return Some("the reply is the source, untranslated".into());
     }
     // Short texts vary too much in length to judge.
     if s < 60 {
@@ -559,6 +585,26 @@ mod tests {
             vec!["EN[Para anggota khawatir hal itu dapat mengundang cemoohan.]"]
         );
         assert_eq!(calls.lock().unwrap().len(), 2);
+
+        // Both prompts answered with the instructions: the source line is kept, never the echo.
+        let (model, _) = fake::model(4096, |m: &[crate::llm::ChatMessage]| m[0].content.clone());
+        let mut t =
+            LlmTranslator::new(model, Prompts::load(None).unwrap(), Default::default()).unwrap();
+        let line = "Para anggota khawatir hal itu dapat mengundang cemoohan.".to_string();
+        assert_eq!(t.translate_segments(&[line.clone()]).unwrap(), vec![line]);
+    }
+
+    #[test]
+    fn an_untranslated_reply_is_implausible() {
+        let source = "Anggota Majelis (AM) Welsh khawatir bila mereka tampak seperti boneka.";
+        assert!(implausible(source, source).is_some());
+        assert!(implausible(
+            source,
+            "Welsh Assembly Members worry they look like puppets."
+        )
+        .is_none());
+        // Names and short lines may rightly come back unchanged.
+        assert!(implausible("Sergey Lavrov", "Sergey Lavrov").is_none());
     }
 
     #[test]
