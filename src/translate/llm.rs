@@ -353,6 +353,17 @@ fn engine(e: impl std::fmt::Display) -> TranslateError {
     TranslateError::Engine(format!("LLM translator: {e}"))
 }
 
+/// Lowercase words without surrounding punctuation, for comparing texts word by word.
+fn words(t: &str) -> Vec<String> {
+    t.split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
 /// The problem of a reply that is the prompt's instructions instead of a translation: never kept.
 const ECHO: &str = "the reply repeats the prompt's instructions";
 
@@ -360,15 +371,6 @@ const ECHO: &str = "the reply repeats the prompt's instructions";
 /// have: small models sometimes answer with the instructions instead of the translation.
 fn repeats_instructions(system: &str, source: &str, reply: &str) -> bool {
     const RUN: usize = 8;
-    let words = |t: &str| -> Vec<String> {
-        t.split_whitespace()
-            .map(|w| {
-                w.trim_matches(|c: char| !c.is_alphanumeric())
-                    .to_lowercase()
-            })
-            .filter(|w| !w.is_empty())
-            .collect()
-    };
     let (system, source, reply) = (words(system), words(source), words(reply));
     let runs = |w: &[String]| -> std::collections::HashSet<String> {
         w.windows(RUN).map(|r| r.join(" ")).collect()
@@ -386,15 +388,6 @@ fn implausible(source: &str, reply: &str) -> Option<String> {
     if r == 0 {
         return Some("the reply was empty".into());
     }
-    let words = |t: &str| -> Vec<String> {
-        t.split_whitespace()
-            .map(|w| {
-                w.trim_matches(|c: char| !c.is_alphanumeric())
-                    .to_lowercase()
-            })
-            .filter(|w| !w.is_empty())
-            .collect()
-    };
     let source_words = words(source);
     if source_words.len() >= 4 && words(reply) == source_words {
         return Some("the reply is the source, untranslated".into());
