@@ -118,11 +118,17 @@ impl LlmTranslator {
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
-        // An echo of the instructions is named as such whatever else went wrong: it is never kept.
+        // An echo of the instructions is named as such whatever else went wrong, and dropped here, so
+        // every caller treats it as no reply at all (keeping the source rather than the echo).
         let system = messages.iter().find(|m| m.role == crate::llm::Role::System);
-        let echo = system.is_some_and(|m| repeats_instructions(&m.content, text, &out));
+        if system.is_some_and(|m| repeats_instructions(&m.content, text, &out)) {
+            return Ok(Reply {
+                text: String::new(),
+                generated_tokens: g.generated_tokens,
+                problem: Some(ECHO.to_string()),
+            });
+        }
         let problem = match g.stop {
-            _ if echo => Some(ECHO.to_string()),
             StopReason::MaxTokens => Some("the reply did not finish".to_string()),
             StopReason::Repetition => Some("the reply went into a loop".to_string()),
             StopReason::EndOfTurn => implausible(text, &out),
@@ -148,12 +154,7 @@ impl LlmTranslator {
             tokens += r.generated_tokens;
             // Even a failed sentence is kept (or the source itself when nothing came back): dropping it
             // silently would be worse, and the warning says which paragraph to look at.
-            let echo = r.problem.as_deref() == Some(ECHO);
-            parts.push(if r.text.is_empty() || echo {
-                s.clone()
-            } else {
-                r.text
-            });
+            parts.push(if r.text.is_empty() { s.clone() } else { r.text });
         }
         Ok((parts.join(" "), tokens))
     }
@@ -187,12 +188,11 @@ impl Translator for LlmTranslator {
                 out.push(retry.text);
                 continue;
             }
-            // Both failed: the first usable reply, else the source itself (an untranslated line is
-            // honest; the instructions in its place are not).
-            let usable = |x: &Reply| !x.text.is_empty() && x.problem.as_deref() != Some(ECHO);
-            out.push(if usable(&r) {
+            // Both failed: the first reply there is (an echo of the instructions comes back empty),
+            // else the source itself.
+            out.push(if !r.text.is_empty() {
                 r.text
-            } else if usable(&retry) {
+            } else if !retry.text.is_empty() {
                 retry.text
             } else {
                 s.clone()
@@ -288,7 +288,7 @@ impl Translator for LlmTranslator {
                     warnings.push(format!(
                         "{label} (heading): the LLM's translation failed the checks ({problem})"
                     ));
-                    if first.text.is_empty() || problem == ECHO {
+                    if first.text.is_empty() {
                         p.text.clone()
                     } else {
                         first.text
@@ -312,7 +312,7 @@ impl Translator for LlmTranslator {
                                     "{label}: the LLM's translation failed the checks twice \
                                      ({problem}); kept the second attempt, check it"
                                 ));
-                                if retry.text.is_empty() || retry.problem.as_deref() == Some(ECHO) {
+                                if retry.text.is_empty() {
                                     p.text.clone()
                                 } else {
                                     retry.text
@@ -364,7 +364,8 @@ fn words(t: &str) -> Vec<String> {
         .collect()
 }
 
-/// The problem of a reply that is the prompt's instructions instead of a translation: never kept.
+/// The problem of a reply that is the prompt's instructions instead of a translation (its text is
+/// dropped, so it is never kept).
 const ECHO: &str = "the reply repeats the prompt's instructions";
 
 /// Whether `reply` copies a run of eight words of the `system` prompt that the `source` does not

@@ -116,7 +116,7 @@ pub fn assemble_translation(
     article: &Article,
     translated: Vec<String>,
     engine: EngineInfo,
-    warnings: Vec<String>,
+    mut warnings: Vec<String>,
     seconds: f64,
 ) -> Translation {
     let segments = usize::from(article.meta.title.is_some())
@@ -127,7 +127,6 @@ pub fn assemble_translation(
             .sum::<usize>();
     let mut out = translated.into_iter();
     let title = article.meta.title.as_ref().and_then(|_| out.next());
-    let mut warnings = warnings;
     let paragraphs = article
         .paragraphs
         .iter()
