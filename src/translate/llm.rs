@@ -182,7 +182,12 @@ impl Translator for LlmTranslator {
                 continue;
             }
             // A second chance with the other prompt (greedy decoding would repeat the same reply).
-            let vars = [("title", ""), ("previous", ""), ("paragraph", s.as_str())];
+            let vars = [
+                ("title", ""),
+                ("title_english", ""),
+                ("previous", ""),
+                ("paragraph", s.as_str()),
+            ];
             let retry = self.run("translate", &vars, s)?;
             if retry.problem.is_none() {
                 out.push(retry.text);
@@ -234,6 +239,14 @@ impl Translator for LlmTranslator {
             None => None,
         };
         let title_src = article.meta.title.clone().unwrap_or_default();
+        // The title's translation is context for every paragraph: a short title is translated with
+        // its grammar right more often than the long lead that repeats it (a small model reads the
+        // lead's "setelah 8 delegasinya diusir" as "after expelling 8", the title's "Setelah 8
+        // Delegasi Diusir" as "after 8 delegations were expelled"), and the lead then follows it.
+        let title_english = match (&article.meta.title, &title) {
+            (Some(src), Some(tr)) if src != tr => tr.clone(),
+            _ => "(none)".to_string(),
+        };
 
         let mut paragraphs = Vec::with_capacity(article.paragraphs.len());
         for (i, p) in article.paragraphs.iter().enumerate() {
@@ -257,6 +270,7 @@ impl Translator for LlmTranslator {
                         "translate",
                         &[
                             ("title", title),
+                            ("title_english", &title_english),
                             ("previous", &previous),
                             ("paragraph", &p.text),
                         ],
@@ -465,11 +479,14 @@ mod tests {
         assert!(tr.warnings.is_empty(), "{:?}", tr.warnings);
         assert_eq!(tr.engine.translator, "llm");
         assert_eq!(tr.engine.model, "fake.gguf");
-        // The third paragraph's prompt carried the title and the previous paragraph as context.
+        // The third paragraph's prompt carried the title, its translation and the previous
+        // paragraph as context.
         let calls = calls.lock().unwrap();
         let user = &calls[3].last().unwrap().content;
         assert!(
-            user.contains("Rusia Balas NATO") && user.contains("Mata-mata Rusia"),
+            user.contains("Rusia Balas NATO")
+                && user.contains("LINE[Russia Balas NATO]")
+                && user.contains("Mata-mata Rusia"),
             "{user}"
         );
         let first = &calls[1].last().unwrap().content;
