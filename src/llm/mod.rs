@@ -13,6 +13,7 @@ pub mod decoder;
 pub mod family;
 pub mod gemma3;
 pub mod generate;
+pub mod gemv;
 pub mod gguf;
 pub mod llama;
 pub mod quant;

@@ -1,35 +1,29 @@
-//! Load-time re-encoding of weight types that candle's CPU backend multiplies slowly.
+//! Weight matrices in the forms candle's CPU backend (or warta's own kernels) multiply fastest.
 //!
-//! candle 0.11 has AVX2 dot products for Q4_0, Q8_0 and the K-quants, but Q5_0 (and Q4_1, Q5_1) fall back
-//! to a scalar loop that unpacks the fifth bit of every weight one at a time (`BlockQ5_0::vec_dot` calls
-//! `vec_dot_unopt`). llama.cpp's Q4_K_M files quantize most layers of small models such as
-//! Qwen2.5-0.5B to Q5_0 (their row length is not a multiple of the 256-wide K-quant blocks), so those
-//! models ran ~10x slower than llama.cpp.
-//!
-//! A Q5_0 block is 32 weights `d * (q - 16)` with one f16 scale `d` and 5-bit `q`; a Q8_0 block is 32
-//! weights `d * q` with one f16 scale and 8-bit signed `q`. So every Q5_0 block is exactly a Q8_0 block
-//! with the same scale and `q - 16` as its integers: the conversion is lossless, and both types are
-//! multiplied against the same Q8_0-quantized activations. Only the order of the float additions in
-//! the dot product changes (SIMD lanes instead of a serial loop). The price is memory: 34 bytes per
-//! block instead of 22.
+//! Decoding multiplies each weight matrix by one row of activations. candle 0.11 has AVX2 dot
+//! products for Q4_0, Q8_0 and the K-quants, but Q5_0 (and Q4_1, Q5_1) fall back to a scalar loop that
+//! unpacks the fifth bit of every weight one at a time (`BlockQ5_0::vec_dot` calls `vec_dot_unopt`), and
+//! its Q8_0 loop takes one row at a time. llama.cpp's Q4_K_M files quantize most layers of small models
+//! such as Qwen2.5-0.5B to Q5_0 (their row length is not a multiple of the 256-wide K-quant blocks), so
+//! those models ran ~10x slower than llama.cpp. Q5_0 and Q8_0 matrices are therefore repacked for
+//! warta's four-row AVX2 kernels (`gemv`), in their own type: the same weights, the same integer
+//! products.
 //!
 //! Q4_1 and Q5_1 blocks are `d * q + m`: no other quantized type holds that offset exactly, so small
 //! models in these types (SmolLM2's Q4_1 file) are dequantized to f32, which holds the weights exactly
 //! and multiplies through candle's f32 GEMM; the activations are then no longer rounded to 8 bits,
 //! which is closer to the unquantized model. A memory budget keeps big models in their own type.
 //!
-//! Prefill is a matrix-matrix product. candle repacks the K-quants for it, but multiplies Q8_0 (and so
-//! re-encoded Q5_0) through its generic loop of dot products, several times slower than its f32 GEMM,
-//! so those matrices also get an exact f32 copy for prefill, within the same memory budget.
-
-use std::borrow::Cow;
+//! Prefill is a matrix-matrix product. candle repacks the K-quants for it, but multiplies Q8_0, Q5_0 and
+//! Q4_0 through loops of dot products, several times slower than its f32 GEMM, so those matrices also
+//! get an exact f32 copy for prefill, within the same memory budget.
 
 use candle_core::quantized::k_quants::{self, BlockQ4K, QK_K};
-use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul, QTensor};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Result, Shape, Tensor, D};
 
-const Q5_0_BLOCK: usize = 22;
-const Q8_0_BLOCK: usize = 34;
+use super::gemv::{Q5_0x4, Q8_0x4, Quads};
+
 
 /// Rows of activations from which a dense copy, when there is one, does the multiplication.
 pub const DENSE_MIN_ROWS: usize = 16;
@@ -39,8 +33,15 @@ pub const DENSE_MIN_ROWS: usize = 16;
 /// its generic dot-product loop (Q8_0, Q5_0, Q4_0), an f32 copy multiplied by the f32 GEMM when many
 /// rows come at once (prefill). Memory for f32 copies is bounded by a budget.
 pub struct Weight {
-    q: QMatMul,
+    q: Quantized,
     dense: Option<Tensor>,
+}
+
+enum Quantized {
+    Candle(QMatMul),
+    /// Q8_0 and Q5_0 in warta's own layout (see `gemv`).
+    Q8_0(Quads<Q8_0x4>),
+    Q5_0(Quads<Q5_0x4>),
 }
 
 impl Weight {
@@ -54,16 +55,18 @@ impl Weight {
                 x.matmul(&w)
             }
             _ => match &self.q {
+                Quantized::Q8_0(q) => q.forward(x),
+                Quantized::Q5_0(q) => q.forward(x),
                 // One row of a Q4_K matrix: candle's plain K-quant GEMV, not its repacked tiles,
                 // which it also uses for single rows and which are slower there.
-                QMatMul::QTensor(t)
+                Quantized::Candle(QMatMul::QTensor(t))
                     if t.dtype() == GgmlDType::Q4K
                         && x.elem_count() == x.dim(D::Minus1)?
                         && x.is_contiguous() =>
                 {
                     x.apply_op1_no_bwd(&Gemv(t))
                 }
-                q => q.forward(x),
+                Quantized::Candle(q) => q.forward(x),
             },
         }
     }
@@ -71,7 +74,7 @@ impl Weight {
     /// The quantized form only, as candle prepares it.
     pub fn plain(t: QTensor) -> Result<Weight> {
         Ok(Weight {
-            q: QMatMul::from_qtensor(t)?,
+            q: Quantized::Candle(QMatMul::from_qtensor(t)?),
             dense: None,
         })
     }
@@ -90,7 +93,7 @@ impl Weight {
         match t.dtype() {
             // No SIMD kernel at all and no exact quantized equivalent: f32 for everything.
             GgmlDType::Q4_1 | GgmlDType::Q5_1 if take(f32_bytes) => Ok(Weight {
-                q: QMatMul::Tensor(t.dequantize(&Device::Cpu)?),
+                q: Quantized::Candle(QMatMul::Tensor(t.dequantize(&Device::Cpu)?)),
                 dense: None,
             }),
             GgmlDType::Q5_0 | GgmlDType::Q8_0 | GgmlDType::Q4_0 => {
@@ -99,15 +102,12 @@ impl Weight {
                 } else {
                     None
                 };
-                let t = if t.dtype() == GgmlDType::Q5_0 {
-                    q5_0_to_q8_0(&t)?
-                } else {
-                    t
+                let q = match t.dtype() {
+                    GgmlDType::Q5_0 => Quantized::Q5_0(Quads::new(&t)?),
+                    GgmlDType::Q8_0 => Quantized::Q8_0(Quads::new(&t)?),
+                    _ => Quantized::Candle(QMatMul::from_qtensor(t)?),
                 };
-                Ok(Weight {
-                    q: QMatMul::from_qtensor(t)?,
-                    dense,
-                })
+                Ok(Weight { q, dense })
             }
             _ => Weight::plain(t),
         }
@@ -153,45 +153,10 @@ impl CustomOp1 for Gemv<'_> {
     }
 }
 
-/// Re-encode Q5_0 blocks as Q8_0 blocks holding the same values.
-pub fn q5_0_to_q8_0(t: &QTensor) -> Result<QTensor> {
-    if t.dtype() != GgmlDType::Q5_0 {
-        candle_core::bail!("expected a Q5_0 tensor, got {:?}", t.dtype());
-    }
-    let data: Cow<[u8]> = t.data()?;
-    if data.len() % Q5_0_BLOCK != 0 {
-        candle_core::bail!("Q5_0 data of {} bytes is not whole blocks", data.len());
-    }
-    let mut out = vec![0u8; data.len() / Q5_0_BLOCK * Q8_0_BLOCK];
-    for (src, dst) in data
-        .chunks_exact(Q5_0_BLOCK)
-        .zip(out.chunks_exact_mut(Q8_0_BLOCK))
-    {
-        // Layout (ggml block_q5_0): f16 d, u32 qh (fifth bits), 16 bytes of nibble pairs.
-        dst[..2].copy_from_slice(&src[..2]);
-        let qh = u32::from_le_bytes([src[2], src[3], src[4], src[5]]);
-        let qs = &src[6..];
-        for j in 0..16 {
-            let hi0 = ((qh >> j) & 1) << 4;
-            let hi1 = ((qh >> (j + 16)) & 1) << 4;
-            let x0 = ((u32::from(qs[j]) & 0x0F) | hi0) as i32 - 16;
-            let x1 = ((u32::from(qs[j]) >> 4) | hi1) as i32 - 16;
-            dst[2 + j] = x0 as i8 as u8;
-            dst[2 + 16 + j] = x1 as i8 as u8;
-        }
-    }
-    qtensor_from_ggml(
-        GgmlDType::Q8_0,
-        &out,
-        t.shape().dims().to_vec(),
-        &Device::Cpu,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Module, Tensor};
+    use candle_core::Tensor;
 
     fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         (a - b)
@@ -199,40 +164,6 @@ mod tests {
             .and_then(|d| d.max_all())
             .and_then(|d| d.to_scalar::<f32>())
             .unwrap()
-    }
-
-    #[test]
-    fn q5_0_to_q8_0_is_exact() {
-        let dev = Device::Cpu;
-        // Values spread over the whole 5-bit range, with blocks of different scales.
-        let w: Vec<f32> = (0..64 * 128)
-            .map(|i| ((i * 7919 % 613) as f32 / 613.0 - 0.5) * (1.0 + (i / 32 % 5) as f32))
-            .collect();
-        let w = Tensor::from_vec(w, (64, 128), &dev).unwrap();
-        let q5 = QTensor::quantize(&w, GgmlDType::Q5_0).unwrap();
-        let q8 = q5_0_to_q8_0(&q5).unwrap();
-        assert_eq!(q8.dtype(), GgmlDType::Q8_0);
-        let a = q5.dequantize(&dev).unwrap().flatten_all().unwrap();
-        let b = q8.dequantize(&dev).unwrap().flatten_all().unwrap();
-        assert_eq!(a.to_vec1::<f32>().unwrap(), b.to_vec1::<f32>().unwrap());
-
-        // The matmuls agree up to the order of float additions.
-        let x = Tensor::from_vec(
-            (0..3 * 128).map(|i| (i as f32 * 0.37).sin()).collect(),
-            (3, 128),
-            &dev,
-        )
-        .unwrap();
-        let ya = candle_core::quantized::QMatMul::from_qtensor(q5)
-            .unwrap()
-            .forward(&x)
-            .unwrap();
-        let yb = candle_core::quantized::QMatMul::from_qtensor(q8)
-            .unwrap()
-            .forward(&x)
-            .unwrap();
-        let diff = max_abs_diff(&ya, &yb);
-        assert!(diff < 1e-4, "{diff}");
     }
 
     #[test]
@@ -268,8 +199,13 @@ mod tests {
             let expected_dense = matches!(dtype, GgmlDType::Q5_0 | GgmlDType::Q8_0);
             assert_eq!(fast.dense.is_some(), expected_dense, "{dtype:?}");
             assert_eq!(
-                matches!(fast.q, QMatMul::Tensor(_)),
+                matches!(fast.q, Quantized::Candle(QMatMul::Tensor(_))),
                 dtype == GgmlDType::Q4_1,
+                "{dtype:?}"
+            );
+            assert_eq!(
+                matches!(fast.q, Quantized::Q8_0(_) | Quantized::Q5_0(_)),
+                expected_dense,
                 "{dtype:?}"
             );
             // One row (decode) and many rows (prefill) both compute x · wᵀ.
@@ -282,6 +218,10 @@ mod tests {
         let q = QTensor::quantize(&w, GgmlDType::Q4_1).unwrap();
         let mut budget = 100;
         let w1 = Weight::fast(q, true, &mut budget).unwrap();
-        assert!(matches!(w1.q, QMatMul::QTensor(_)) && w1.dense.is_none() && budget == 100);
+        assert!(
+            matches!(w1.q, Quantized::Candle(QMatMul::QTensor(_)))
+                && w1.dense.is_none()
+                && budget == 100
+        );
     }
 }
