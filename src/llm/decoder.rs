@@ -263,10 +263,10 @@ fn inv_freq(head_dim: usize, base: f32, scale: f32) -> Vec<f32> {
 /// Load options that change how weights are held in memory (never what they compute).
 #[derive(Debug, Clone, Copy)]
 pub struct WeightOptions {
-    /// Re-encode weight types that candle multiplies slowly into ones it multiplies fast, where that
-    /// is exact (see [`quant`]).
+    /// Hold weight types that candle multiplies slowly in forms that multiply fast, where that is
+    /// exact (see [`quant`]).
     pub fast_quants: bool,
-    /// Bytes of f32 weights that re-encoding may create (Q4_1/Q5_1 models).
+    /// Bytes of f32 weight copies `quant` may make (Q4_1/Q5_1 models, prefill copies).
     pub f32_budget: usize,
 }
 

@@ -609,13 +609,12 @@ mod qwen_local {
         Engine::from_file(Path::new(path), path, None, &opts).unwrap()
     }
 
-    /// The 0.5B model's Q5_0 layers three ways: as stored (candle's scalar Q5_0 kernel), re-encoded
-    /// as Q8_0 (exact), and re-encoded plus f32 copies for prefill (warta's default). Greedy tokens
-    /// on a summary prompt over the first paragraphs of the reference article. Measured here: all
-    /// three write the same first 17 tokens, then part at a near-tie.
+    /// The 0.5B model's Q5_0 layers three ways: as stored (candle's scalar Q5_0 kernel), repacked for
+    /// warta's kernels (`gemv`), and repacked plus f32 copies for prefill (warta's default). Greedy
+    /// tokens on a summary prompt over the first paragraphs of the reference article.
     #[test]
     #[ignore = "needs /work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf (local only); slow"]
-    fn q5_0_re_encoding_keeps_greedy_tokens() {
+    fn q5_0_repacking_keeps_greedy_tokens() {
         let body = super::super::bench::article_body();
         let start: String = body.split("\n\n").take(4).collect::<Vec<_>>().join("\n\n");
         let messages = [ChatMessage::user(format!(
@@ -628,9 +627,9 @@ mod qwen_local {
         let mut runs = Vec::new();
         for (name, fast, budget) in [
             ("stored Q5_0", false, 0),
-            ("Q5_0 as Q8_0", true, 0),
+            ("repacked", true, 0),
             (
-                "Q8_0 + f32 prefill",
+                "repacked + f32 prefill",
                 true,
                 LoadOptions::default().f32_budget,
             ),
@@ -651,24 +650,24 @@ mod qwen_local {
         // below); the three agree on the opening of the answer.
         let agree = |a: &[u32], b: &[u32]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
         eprintln!(
-            "tokens in common with the stored Q5_0 output: {} (Q8_0), {} (Q8_0 + f32 prefill)",
+            "tokens in common with the stored Q5_0 output: {} (repacked), {} (+ f32 prefill)",
             agree(&runs[0], &runs[1]),
             agree(&runs[0], &runs[2])
         );
         assert!(agree(&runs[0], &runs[1]) >= 8 && agree(&runs[0], &runs[2]) >= 8);
     }
 
-    /// How far re-encoding moves the logits, against a control. The same tokens (the stored model's
-    /// greedy choices) go through the stored Q5_0 model and the re-encoded one; as a control the
-    /// re-encoded model also reads the prompt in chunks of 5 instead of at once, which changes only
+    /// How far repacking moves the logits, against a control. The same tokens (the stored model's
+    /// greedy choices) go through the stored Q5_0 model and the repacked one; as a control the
+    /// repacked model also reads the prompt in chunks of 5 instead of at once, which changes only
     /// the order of float additions in attention. Activations are rounded to 8 bits before every
     /// quantized product, so any change of addition order flips some roundings and moves the
-    /// logits; re-encoding must move them no more than that.
+    /// logits; repacking must move them no more than that.
     #[test]
     #[ignore = "needs /work/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf (local only); slow"]
-    fn q5_0_re_encoding_logit_drift() {
+    fn q5_0_repacking_logit_drift() {
         let mut stored = load(QWEN_05B, false, 0);
-        let mut q8 = load(QWEN_05B, true, 0);
+        let mut repacked = load(QWEN_05B, true, 0);
         let mut control = load(QWEN_05B, true, 0);
         let prompt = stored
             .prompt_ids(&[ChatMessage::user(
@@ -686,7 +685,7 @@ mod qwen_local {
             |a: &[f32], b: &[f32]| a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
         let (mut la, mut lb, mut lc) = (
             logits(&mut stored, &prompt, prompt.len()),
-            logits(&mut q8, &prompt, prompt.len()),
+            logits(&mut repacked, &prompt, prompt.len()),
             logits(&mut control, &prompt, 5),
         );
         let (mut drift, mut noise) = (0f32, 0f32);
@@ -696,18 +695,18 @@ mod qwen_local {
             )
             .unwrap();
             let (d, n) = (max_diff(&la, &lb), max_diff(&lb, &lc));
-            eprintln!("step {step}: re-encoding moves logits by {d:.4}, chunking by {n:.4}");
+            eprintln!("step {step}: repacking moves logits by {d:.4}, chunking by {n:.4}");
             drift = drift.max(d);
             noise = noise.max(n);
             la = logits(&mut stored, &[best], 1);
-            lb = logits(&mut q8, &[best], 1);
+            lb = logits(&mut repacked, &[best], 1);
             lc = logits(&mut control, &[best], 1);
         }
-        eprintln!("largest move: re-encoding {drift:.4}, chunking {noise:.4}");
+        eprintln!("largest move: repacking {drift:.4}, chunking {noise:.4}");
         assert!(noise > 0.0);
         assert!(
             drift <= 2.0 * noise,
-            "re-encoding {drift} vs chunking {noise}"
+            "repacking {drift} vs chunking {noise}"
         );
     }
 

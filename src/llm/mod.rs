@@ -3,7 +3,7 @@
 //!
 //! - [`gguf`]: reading the file and its metadata; [`family`] picks the architecture's file
 //!   ([`llama`], [`qwen2`], [`qwen3`], [`gemma3`]), which fills the [`decoder::Hyper`] of the shared
-//!   [`decoder`]; [`quant`] re-encodes weight types candle runs slowly.
+//!   [`decoder`]; [`quant`] prepares weight types candle runs slowly (with [`gemv`]'s kernels).
 //! - [`tokenizer`]: `tokenizer.json` from the Hub or built from the GGUF; [`chat`]: prompt formats.
 //! - [`generate`]: the [`generate::Engine`] that implements [`ChatModel`]; [`bench`]: `warta bench`.
 
