@@ -156,15 +156,8 @@ impl CustomOp1 for Gemv<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::gemv::tests::max_abs_diff;
     use candle_core::Tensor;
-
-    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .and_then(|d| d.abs())
-            .and_then(|d| d.max_all())
-            .and_then(|d| d.to_scalar::<f32>())
-            .unwrap()
-    }
 
     #[test]
     fn weights_get_the_fast_form_within_budget() {
