@@ -68,7 +68,13 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "translate",
         builtin: include_str!("../prompts/translate.txt"),
-        allowed: &["title", "title_english", "previous", "paragraph", "glossary"],
+        allowed: &[
+            "title",
+            "title_english",
+            "previous",
+            "paragraph",
+            "glossary",
+        ],
         required: &["paragraph"],
     },
     Spec {

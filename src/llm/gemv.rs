@@ -149,10 +149,8 @@ impl Quad for Q5_0x4 {
             let dy = *yd.get_unchecked(b);
             for (r, acc) in acc.iter_mut().enumerate() {
                 let packed = _mm_loadu_si128(quad.qs[r].as_ptr() as *const __m128i);
-                let nibbles = _mm256_and_si256(
-                    _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
-                    low,
-                );
+                let nibbles =
+                    _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low);
                 let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(quad.qh[r] as i32), spread);
                 let set = _mm256_cmpeq_epi8(_mm256_or_si256(bytes, bit), all);
                 // Fifth bit clear: q - 16 = nibble - 16, i.e. the nibble with the top bits set.
@@ -214,7 +212,11 @@ impl<Q: Quad> Quads<Q> {
         let data = t.data()?;
         let kb = k / QK;
         if data.len() != n * kb * Q::BLOCK {
-            candle_core::bail!("{:?} data of {} bytes for a {n}x{k} matrix", Q::DTYPE, data.len());
+            candle_core::bail!(
+                "{:?} data of {} bytes for a {n}x{k} matrix",
+                Q::DTYPE,
+                data.len()
+            );
         }
         let mut quads = vec![Q::EMPTY; n.div_ceil(4) * kb];
         for (i, src) in data.chunks_exact(Q::BLOCK).enumerate() {
@@ -392,7 +394,11 @@ pub(crate) mod tests {
         let (n, k) = (8, 128);
         let w = matrix(n, k);
         let q = QTensor::quantize(&w, Q::DTYPE).unwrap();
-        let values = q.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+        let values = q
+            .dequantize(&Device::Cpu)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         let quads = Quads::<Q>::new(&q).unwrap();
         for (row, want) in values.iter().enumerate() {
             for b in 0..k / QK {

@@ -24,7 +24,6 @@ use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Result, Shape, 
 
 use super::gemv::{Q5_0x4, Q8_0x4, Quads};
 
-
 /// Rows of activations from which a dense copy, when there is one, does the multiplication.
 pub const DENSE_MIN_ROWS: usize = 16;
 

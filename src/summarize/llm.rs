@@ -63,8 +63,8 @@ impl LlmSummarizer {
         fallback: ExtractiveSummarizer,
     ) -> Result<LlmSummarizer, SummarizeError> {
         let (context_length, id) = prompts::model_facts(&model).map_err(failed)?;
-        let translator = LlmTranslator::new(model.clone(), prompts.clone(), params.clone())
-            .map_err(failed)?;
+        let translator =
+            LlmTranslator::new(model.clone(), prompts.clone(), params.clone()).map_err(failed)?;
         Ok(LlmSummarizer {
             model,
             prompts,
@@ -727,7 +727,9 @@ mod tests {
         let s = summarize(model, &nato(), 3);
         assert_eq!(s.method, SummaryMethod::Llm);
         assert!(
-            s.warnings.iter().any(|w| w.contains("first paragraph's translation")),
+            s.warnings
+                .iter()
+                .any(|w| w.contains("first paragraph's translation")),
             "{:?}",
             s.warnings
         );
