@@ -1,4 +1,5 @@
-//! Q8_0 and Q5_0 weight matrices repacked for decoding, four rows at a time.
+//! One-row matrix products (decoding) for quantized weights: Q8_0 and Q5_0 matrices repacked four
+//! rows at a time, and Q4_K through candle's plain K-quant GEMV ([`Q4KRow`]).
 //!
 //! candle 0.11 multiplies a Q8_0 matrix by one row of activations one weight row at a time, with one
 //! accumulator and two out-of-line f16 conversions per 32-wide block, and Q5_0 through a scalar loop.
@@ -13,6 +14,7 @@
 //! The integer products are those of candle and llama.cpp: activations are quantized to Q8_0 with the
 //! same rounding (f16 scale included). Only the order of the float additions differs.
 
+use candle_core::quantized::k_quants::{self, BlockQ4K, QK_K};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use half::f16;
@@ -271,13 +273,7 @@ impl<Q: Quad> CustomOp1 for Quads<Q> {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, k) = (self.n, self.k);
-        let x = match layout.contiguous_offsets() {
-            Some((a, b)) => &storage.as_slice::<f32>()?[a..b],
-            None => candle_core::bail!("quads-gemv needs a contiguous input"),
-        };
-        if layout.shape().dims().last() != Some(&k) {
-            candle_core::bail!("quads-gemv: input {:?} for rows of {k}", layout.shape());
-        }
+        let x = rows(self.name(), storage, layout, k)?;
         let m = x.len() / k;
         let kb = k / QK;
         let (xq, xd) = quantize(x);
@@ -301,12 +297,62 @@ impl<Q: Quad> CustomOp1 for Quads<Q> {
                 }
             }
         });
-        let mut dims = layout.shape().dims().to_vec();
-        if let Some(last) = dims.last_mut() {
-            *last = n;
-        }
-        Ok((CpuStorage::F32(dst), Shape::from(dims)))
+        Ok((CpuStorage::F32(dst), out_shape(layout, n)))
     }
+}
+
+/// `x · Wᵀ` for one row `x` of a Q4_K matrix through candle's plain K-quant GEMV on the matrix's
+/// own blocks, not the repacked tiles candle's `QMatMul` also uses for single rows, which are slower
+/// there.
+pub struct Q4KRow<'a>(pub &'a QTensor);
+
+impl CustomOp1 for Q4KRow<'_> {
+    fn name(&self) -> &'static str {
+        "q4k-gemv"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (n, k) = self.0.shape().dims2()?;
+        let x = rows(self.name(), storage, layout, k)?;
+        if x.len() != k {
+            candle_core::bail!("q4k-gemv: {} values for one row of {k}", x.len());
+        }
+        let bytes = self.0.data()?;
+        let size = std::mem::size_of::<BlockQ4K>();
+        if bytes.len() != n * k / QK_K * size
+            || bytes.as_ptr() as usize % std::mem::align_of::<BlockQ4K>() != 0
+        {
+            candle_core::bail!("q4k-gemv: unexpected Q4_K storage");
+        }
+        // SAFETY: the bytes are candle's own Vec<BlockQ4K> storage (checked length and alignment);
+        // BlockQ4K is plain old data.
+        let blocks = unsafe {
+            std::slice::from_raw_parts(bytes.as_ptr() as *const BlockQ4K, bytes.len() / size)
+        };
+        let mut dst = vec![0f32; n];
+        k_quants::matmul((1, k, n), x, blocks, &mut dst)?;
+        Ok((CpuStorage::F32(dst), out_shape(layout, n)))
+    }
+}
+
+/// The activations of a GEMV op: contiguous f32 rows of `k`.
+fn rows<'a>(op: &str, storage: &'a CpuStorage, layout: &Layout, k: usize) -> Result<&'a [f32]> {
+    if layout.shape().dims().last() != Some(&k) {
+        candle_core::bail!("{op}: input {:?} for rows of {k}", layout.shape());
+    }
+    match layout.contiguous_offsets() {
+        Some((a, b)) => Ok(&storage.as_slice::<f32>()?[a..b]),
+        None => candle_core::bail!("{op} needs a contiguous input"),
+    }
+}
+
+/// The product's shape: the input's, with `n` outputs in place of its last dimension.
+fn out_shape(layout: &Layout, n: usize) -> Shape {
+    let mut dims = layout.shape().dims().to_vec();
+    if let Some(last) = dims.last_mut() {
+        *last = n;
+    }
+    Shape::from(dims)
 }
 
 /// Activations as Q8_0, exactly as candle quantizes them: per block `d = max|x| / 127` (kept as f16)

@@ -18,11 +18,10 @@
 //! Q4_0 through loops of dot products, several times slower than its f32 GEMM, so those matrices also
 //! get an exact f32 copy for prefill, within the same memory budget.
 
-use candle_core::quantized::k_quants::{self, BlockQ4K, QK_K};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Result, Shape, Tensor, D};
+use candle_core::{Device, Module, Result, Tensor, D};
 
-use super::gemv::{Q5_0x4, Q8_0x4, Quads};
+use super::gemv::{Q4KRow, Q5_0x4, Q8_0x4, Quads};
 
 /// Rows of activations from which a dense copy, when there is one, does the multiplication.
 pub const DENSE_MIN_ROWS: usize = 16;
@@ -63,7 +62,7 @@ impl Weight {
                         && x.elem_count() == x.dim(D::Minus1)?
                         && x.is_contiguous() =>
                 {
-                    x.apply_op1_no_bwd(&Gemv(t))
+                    x.apply_op1_no_bwd(&Q4KRow(t))
                 }
                 Quantized::Candle(q) => q.forward(x),
             },
@@ -110,45 +109,6 @@ impl Weight {
             }
             _ => Weight::plain(t),
         }
-    }
-}
-
-/// `x · Wᵀ` for one row `x` through `k_quants::matmul` on the matrix's own Q4_K blocks.
-struct Gemv<'a>(&'a QTensor);
-
-impl CustomOp1 for Gemv<'_> {
-    fn name(&self) -> &'static str {
-        "q4k-gemv"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (n, k) = self.0.shape().dims2()?;
-        let x = match layout.contiguous_offsets() {
-            Some((a, b)) => &storage.as_slice::<f32>()?[a..b],
-            None => candle_core::bail!("q4k-gemv needs a contiguous input"),
-        };
-        if x.len() != k {
-            candle_core::bail!("q4k-gemv: input of {} for rows of {k}", x.len());
-        }
-        let bytes = self.0.data()?;
-        let size = std::mem::size_of::<BlockQ4K>();
-        if bytes.len() != n * k / QK_K * size
-            || bytes.as_ptr() as usize % std::mem::align_of::<BlockQ4K>() != 0
-        {
-            candle_core::bail!("q4k-gemv: unexpected Q4_K storage");
-        }
-        // SAFETY: the bytes are candle's own Vec<BlockQ4K> storage (checked length and alignment);
-        // BlockQ4K is plain old data.
-        let blocks = unsafe {
-            std::slice::from_raw_parts(bytes.as_ptr() as *const BlockQ4K, bytes.len() / size)
-        };
-        let mut dst = vec![0f32; n];
-        k_quants::matmul((1, k, n), x, blocks, &mut dst)?;
-        let mut dims = layout.shape().dims().to_vec();
-        if let Some(last) = dims.last_mut() {
-            *last = n;
-        }
-        Ok((CpuStorage::F32(dst), Shape::from(dims)))
     }
 }
 
