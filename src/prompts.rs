@@ -45,6 +45,20 @@ const SPECS: &[Spec] = &[
         required: &["article"],
     },
     Spec {
+        name: "summarize_cause",
+        builtin: include_str!("../prompts/summarize_cause.txt"),
+        allowed: &[
+            "title",
+            "article",
+            "sentences",
+            "language",
+            "lead",
+            "cause",
+            "glossary",
+        ],
+        required: &["article", "cause"],
+    },
+    Spec {
         name: "summarize_strict",
         builtin: include_str!("../prompts/summarize_strict.txt"),
         allowed: &[

@@ -246,7 +246,7 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// The word itself, then the stems it may be derived from, longest (least stripped) first.
-fn forms(word: &str) -> Vec<String> {
+pub(crate) fn forms(word: &str) -> Vec<String> {
     let mut out: Vec<String> = vec![word.to_string()];
     let push = |f: String, out: &mut Vec<String>| {
         if f.chars().count() >= MIN_STEM && !out.contains(&f) {

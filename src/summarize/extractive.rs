@@ -176,7 +176,7 @@ fn stopwords(lang: Language) -> &'static HashSet<&'static str> {
 }
 
 /// Lowercase content words.
-fn content_words(text: &str, lang: Language) -> Vec<String> {
+pub(crate) fn content_words(text: &str, lang: Language) -> Vec<String> {
     let stop = stopwords(lang);
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() > 1)

@@ -7,6 +7,11 @@
 //! summarised the reference lead "... setelah 8 delegasinya diusir dari Brussels karena dituduh
 //! sebagai mata-mata" without the spies, while its translation of that paragraph has them.
 //!
+//! When the lead reacts to an earlier event that a later paragraph tells ("… setelah 8 delegasinya
+//! diusir …", see [`cause`]), that paragraph goes to the `summarize_cause` prompt beside the lead, in
+//! English (translated with the lead in summary-only mode), and the model is asked to tell the events
+//! in order: that is what makes a small model say who did what.
+//!
 //! A summary with numbers or names the sources do not support is rewritten once with the
 //! `summarize_strict` prompt, which names them; if that fails too, the extractive summary is used, and
 //! the result says so. An article too long for the model's context is summarised in parts whose notes
@@ -16,6 +21,7 @@ use crate::article::split_sentences;
 use crate::article::{Article, ParagraphKind};
 use crate::llm::{GenerationParams, SharedChatModel, StopReason};
 use crate::prompts::{self, Prompts};
+use crate::summarize::cause;
 use crate::summarize::extractive::ExtractiveSummarizer;
 use crate::summarize::guard::{self, Findings};
 use crate::summarize::{
@@ -45,6 +51,11 @@ struct Input {
     title: String,
     /// The first body paragraph: in news, the main story.
     lead: String,
+    /// The paragraph telling the earlier event the lead refers to, in English ([`cause`]); empty when
+    /// there is none or it could not be put into English.
+    cause: String,
+    /// That paragraph's index in the article, while it still has to be translated.
+    cause_at: Option<usize>,
     /// Blocks of text (paragraphs; the first may be a line of metadata), in order.
     blocks: Vec<String>,
     language: &'static str,
@@ -76,8 +87,9 @@ impl LlmSummarizer {
         })
     }
 
-    /// Put the title and lead of an untranslated article into English (see the module docs). A lead
-    /// whose translation fails the translator's checks stays in the original, with a warning.
+    /// Put the title and lead of an untranslated article, and the paragraph telling its earlier event,
+    /// into English (see the module docs). A lead whose translation fails the translator's checks
+    /// stays in the original, with a warning; such an event paragraph is left out, with a warning.
     fn english_lead(
         &mut self,
         article: &Article,
@@ -91,22 +103,53 @@ impl LlmSummarizer {
         else {
             return Ok(());
         };
+        let cause = input
+            .cause_at
+            .take()
+            .and_then(|i| article.paragraphs.get(i));
         let part = Article {
             origin: article.origin.clone(),
             meta: crate::article::Metadata {
                 title: article.meta.title.clone(),
                 ..Default::default()
             },
-            paragraphs: vec![lead.clone()],
+            paragraphs: std::iter::once(lead).chain(cause).cloned().collect(),
             language: article.language.clone(),
             ..Default::default()
         };
         let tr = self.translator.translate_article(&part).map_err(failed)?;
-        if !tr.warnings.is_empty() {
+        // The translator labels its warnings by paragraph; the event paragraph is the second.
+        let (cause_warnings, lead_warnings): (Vec<&String>, Vec<&String>) = tr
+            .warnings
+            .iter()
+            .partition(|w| w.starts_with("paragraph 2:"));
+        let mut paragraphs = tr.paragraphs.iter().map(|p| p.text.clone());
+        let (lead_en, cause_en) = (paragraphs.next(), paragraphs.next());
+        if let Some(c) = cause_en {
+            if cause_warnings.is_empty() {
+                input.sources.push(c.clone());
+                input.cause = c;
+            } else {
+                warnings.push(format!(
+                    "the translation of the paragraph the first paragraph refers to failed the \
+                     checks ({}); the summary was written without it",
+                    cause_warnings
+                        .iter()
+                        .map(|w| w.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+        }
+        if !lead_warnings.is_empty() {
             warnings.push(format!(
                 "the first paragraph's translation failed the checks ({}); the summary was written \
                  from the original",
-                tr.warnings.join("; ")
+                lead_warnings
+                    .iter()
+                    .map(|w| w.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ));
             return Ok(());
         }
@@ -114,9 +157,9 @@ impl LlmSummarizer {
             input.title = format!("{src} (in English: {en})");
             input.sources.push(en.clone());
         }
-        if let Some(p) = tr.paragraphs.into_iter().next() {
-            input.sources.push(p.text.clone());
-            input.lead = p.text;
+        if let Some(p) = lead_en {
+            input.sources.push(p.clone());
+            input.lead = p;
         }
         Ok(())
     }
@@ -193,17 +236,18 @@ impl LlmSummarizer {
     /// Also returns the text the draft was written from (the article, or the parts' notes).
     fn draft(&mut self, input: &Input, n: usize) -> Result<(String, String), SummarizeError> {
         let sentences = n.to_string();
+        let name = if input.cause.is_empty() {
+            "summarize"
+        } else {
+            "summarize_cause"
+        };
         let whole = input.blocks.join("\n\n");
-        let hints = self.glossary("summarize", input, &format!("{}\n{whole}", input.title));
-        let room = self.room(
-            "summarize",
-            &summarize_vars(input, &sentences, "", &hints),
-            n,
-        )?;
+        let hints = self.glossary(name, input, &format!("{}\n{whole}", input.title));
+        let room = self.room(name, &summarize_vars(input, &sentences, "", &hints), n)?;
         let whole_tokens = prompts::text_tokens(&self.model, &whole).map_err(failed)?;
         if whole_tokens <= room {
             let vars = summarize_vars(input, &sentences, &whole, &hints);
-            let text = self.generate("summarize", &vars, n)?;
+            let text = self.generate(name, &vars, n)?;
             return Ok((text, whole));
         }
         // Too long for one pass: summarise consecutive parts, then combine their notes. The room was
@@ -211,9 +255,9 @@ impl LlmSummarizer {
         let parts = self.split(&input.blocks, room)?;
         let mut notes = Vec::with_capacity(parts.len());
         for part in &parts {
-            let hints = self.glossary("summarize", input, part);
+            let hints = self.glossary(name, input, part);
             let vars = summarize_vars(input, &sentences, part, &hints);
-            let note = self.generate("summarize", &vars, n)?;
+            let note = self.generate(name, &vars, n)?;
             if !note.is_empty() {
                 notes.push(note);
             }
@@ -404,12 +448,13 @@ fn summarize_vars<'a>(
     sentences: &'a str,
     article: &'a str,
     glossary: &'a str,
-) -> [(&'static str, &'a str); 6] {
+) -> [(&'static str, &'a str); 7] {
     [
         ("title", &input.title),
         ("sentences", sentences),
         ("language", input.language),
         ("lead", &input.lead),
+        ("cause", &input.cause),
         ("article", article),
         ("glossary", glossary),
     ]
@@ -554,9 +599,19 @@ fn input(request: &SummaryRequest<'_>) -> Input {
             .find(|p| p.kind == ParagraphKind::Body)
             .map(|p| p.text.clone()),
     };
+    let found = cause::find(article);
+    let cause = match (request.translation, found) {
+        (Some(tr), Some(c)) => tr.paragraphs.get(c.paragraph).map(|p| p.text.clone()),
+        _ => None,
+    };
     Input {
         title: title.unwrap_or_else(|| "(no title)".to_string()),
         lead: lead.unwrap_or_default(),
+        cause: cause.unwrap_or_default(),
+        // Summary-only mode translates it with the lead.
+        cause_at: found
+            .filter(|_| request.translation.is_none())
+            .map(|c| c.paragraph),
         blocks,
         language,
         sources,
@@ -738,11 +793,9 @@ mod tests {
         assert!(fake::between(last, "lead").starts_with("Rusia menghentikan aktivitas"));
     }
 
-    #[test]
-    fn with_a_translation_nothing_more_is_translated() {
-        let (model, calls) = fake::model(4096, |_| GOOD.to_string());
-        let a = nato();
-        let tr = Translation {
+    /// A "translation" that tags each paragraph with EN.
+    fn english(a: &Article) -> Translation {
+        Translation {
             title: Some(TITLE_EN.to_string()),
             paragraphs: a
                 .paragraphs
@@ -755,7 +808,14 @@ mod tests {
                 })
                 .collect(),
             ..Default::default()
-        };
+        }
+    }
+
+    #[test]
+    fn with_a_translation_nothing_more_is_translated() {
+        let (model, calls) = fake::model(4096, |_| GOOD.to_string());
+        let a = nato();
+        let tr = english(&a);
         let req = SummaryRequest {
             article: &a,
             translation: Some(&tr),
@@ -767,6 +827,83 @@ mod tests {
         assert_eq!(calls.len(), 1);
         assert!(fake::between(&calls[0], "lead").starts_with("EN Rusia menghentikan"));
         assert!(user(&calls[0]).contains("this English news article"));
+    }
+
+    const CAUSE_ID: &str =
+        "Pada awal Oktober, NATO mengusir 8 anggota misi Rusia. NATO menyebut mereka mata-mata.";
+    const CAUSE_EN: &str =
+        "In early October, NATO expelled 8 members of the Russian mission. NATO called them spies.";
+
+    /// The reference article with the paragraph that tells who expelled the eight.
+    fn nato_with_cause() -> Article {
+        let mut a = nato();
+        a.paragraphs.push(crate::article::Paragraph {
+            text: CAUSE_ID.to_string(),
+            sentences: split_sentences(CAUSE_ID),
+            kind: ParagraphKind::Body,
+        });
+        a
+    }
+
+    #[test]
+    fn the_paragraph_the_lead_refers_to_is_translated_with_it_and_told_first() {
+        let (model, calls) = fake::model(4096, |m| {
+            if fake::between(m, "paragraph").contains("NATO mengusir") {
+                return CAUSE_EN.to_string();
+            }
+            lead_translation(m).unwrap_or_else(|| GOOD.to_string())
+        });
+        let s = summarize(model, &nato_with_cause(), 3);
+        assert_eq!(s.method, SummaryMethod::Llm);
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let calls = calls.lock().unwrap();
+        // Title, lead, the event's paragraph (with the lead as its context), then the summary.
+        assert_eq!(calls.len(), 4);
+        assert!(user(&calls[2]).contains("Rusia menghentikan aktivitas"));
+        assert_eq!(fake::between(&calls[3], "lead"), LEAD_EN);
+        assert_eq!(fake::between(&calls[3], "cause"), CAUSE_EN);
+        assert!(user(&calls[3]).contains("in the order they happened"));
+    }
+
+    #[test]
+    fn an_event_paragraph_failing_the_checks_is_left_out() {
+        let (model, calls) = fake::model(4096, |m| {
+            if fake::between(m, "paragraph").contains("NATO mengusir")
+                || fake::between(m, "text").contains("NATO mengusir")
+            {
+                // "awal Oktober" read as a date: the translator's number check catches it.
+                return CAUSE_EN.replace("In early October", "On October 1");
+            }
+            lead_translation(m).unwrap_or_else(|| GOOD.to_string())
+        });
+        let s = summarize(model, &nato_with_cause(), 3);
+        assert_eq!(s.method, SummaryMethod::Llm);
+        assert!(
+            s.warnings.iter().any(|w| w.contains("written without it")),
+            "{:?}",
+            s.warnings
+        );
+        let calls = calls.lock().unwrap();
+        let last = calls.last().unwrap();
+        assert_eq!(fake::between(last, "lead"), LEAD_EN);
+        assert!(fake::between(last, "cause").is_empty());
+        assert!(!user(last).contains("in the order they happened"));
+    }
+
+    #[test]
+    fn with_a_translation_the_event_paragraph_is_its_english() {
+        let (model, calls) = fake::model(4096, |_| GOOD.to_string());
+        let a = nato_with_cause();
+        let tr = english(&a);
+        let req = SummaryRequest {
+            article: &a,
+            translation: Some(&tr),
+            sentences: 3,
+        };
+        summarizer(model).summarize(&req, None).unwrap();
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(fake::between(&calls[0], "cause"), format!("EN {CAUSE_ID}"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Stage 3: a few-sentence English summary, written by an LLM and checked against the source, with an
 //! extractive fallback.
 
+pub mod cause;
 pub mod extractive;
 pub mod guard;
 pub mod llm;
