@@ -29,33 +29,30 @@ struct Spec {
     required: &'static [&'static str],
 }
 
+/// What the two first-draft summary prompts may use; `{{cause}}` is empty for `summarize`, which runs
+/// when no paragraph tells the lead's earlier event.
+const SUMMARY_VARS: &[&str] = &[
+    "title",
+    "article",
+    "sentences",
+    "language",
+    "lead",
+    "cause",
+    "glossary",
+];
+
 /// Every prompt warta uses. A file in `--prompts DIR` named `<name>.txt` replaces the built-in one.
 const SPECS: &[Spec] = &[
     Spec {
         name: "summarize",
         builtin: include_str!("../prompts/summarize.txt"),
-        allowed: &[
-            "title",
-            "article",
-            "sentences",
-            "language",
-            "lead",
-            "glossary",
-        ],
+        allowed: SUMMARY_VARS,
         required: &["article"],
     },
     Spec {
         name: "summarize_cause",
         builtin: include_str!("../prompts/summarize_cause.txt"),
-        allowed: &[
-            "title",
-            "article",
-            "sentences",
-            "language",
-            "lead",
-            "cause",
-            "glossary",
-        ],
+        allowed: SUMMARY_VARS,
         required: &["article", "cause"],
     },
     Spec {

@@ -77,7 +77,7 @@ pub fn process_cpu_seconds() -> Option<f64> {
         };
         // SAFETY: clock_gettime writes one timespec through a valid pointer.
         let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-        (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+        (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
     }
     #[cfg(not(unix))]
     {
@@ -249,7 +249,7 @@ impl Engine {
             }
         };
         let mut sampler = LogitsProcessor::from_sampling(params.seed, sampling);
-        let mut guard = RepetitionGuard::default();
+        let mut guard = RepetitionGuard;
         let mut tokens = Vec::new();
         let decode_start = Instant::now();
         let stop = loop {

@@ -642,7 +642,10 @@ mod tests {
         let mut t =
             LlmTranslator::new(model, Prompts::load(None).unwrap(), Default::default()).unwrap();
         let line = "Para anggota khawatir hal itu dapat mengundang cemoohan.".to_string();
-        assert_eq!(t.translate_segments(&[line.clone()]).unwrap(), vec![line]);
+        assert_eq!(
+            t.translate_segments(std::slice::from_ref(&line)).unwrap(),
+            vec![line]
+        );
     }
 
     #[test]
