@@ -199,3 +199,33 @@ fn translate_json_carries_the_summary_fields() {
     assert!(!summary(&v).is_empty());
     assert!(v["summary_checks"].is_object());
 }
+
+/// The reference example with Qwen2.5-Coder-1.5B (not in CI: assemble it with
+/// ../shared/models/fetch-qwen2.5-coder.sh 1.5b DIR and name it in WARTA_TEST_QWEN_1_5B, or put it in
+/// /work/models): the summary says who expelled whom, and why. Run with `cargo test --release --test
+/// summarize_llm -- --ignored` (a minute or two on 2 cores).
+#[test]
+#[ignore = "needs Qwen2.5-Coder-1.5B-Instruct Q4_K_M (local only); slow"]
+fn the_reference_summary_says_nato_expelled_8_diplomats_as_spies() {
+    let qwen = std::env::var("WARTA_TEST_QWEN_1_5B")
+        .unwrap_or_else(|_| "/work/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf".to_string());
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/kompas-nato.txt");
+    let out = Command::cargo_bin("warta")
+        .expect("the warta binary is built")
+        .args(["summarize", example, "--format", "json", "--llm", &qwen])
+        .args(["--offline", "--threads", "2"])
+        .output()
+        .expect("warta runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let s = summary(&v);
+    assert_eq!(v["summary_method"], "llm", "{v:#}");
+    assert_eq!(v["summary_checks"]["retried"], false, "{v:#}");
+    assert!(s.contains("NATO expelled 8"), "{s}");
+    assert!(s.contains("spies"), "{s}");
+    assert!(s.contains("Russia halted"), "{s}");
+}
