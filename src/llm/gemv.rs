@@ -1,5 +1,4 @@
-//! One-row matrix products (decoding) for quantized weights: Q8_0 and Q5_0 matrices repacked four
-//! rows at a time, and Q4_K through candle's plain K-quant GEMV ([`Q4KRow`]).
+//! Matrix products for quantized weights repacked four rows at a time: Q8_0, Q5_0, Q4_K and Q6_K.
 //!
 //! candle 0.11 multiplies a Q8_0 matrix by one row of activations one weight row at a time, with one
 //! accumulator and two out-of-line f16 conversions per 32-wide block, and Q5_0 through a scalar loop.
@@ -9,35 +8,146 @@
 //! four rows' quants lie together, so a pass streams memory linearly, each block of activations is
 //! loaded once for four rows, and four independent sums keep the multiply units busy. Q5_0 stays five
 //! bits wide (22 bytes a block instead of Q8_0's 34): decoding reads every weight once per token, so
-//! fewer bytes is faster once the arithmetic keeps up.
+//! fewer bytes is faster once the arithmetic keeps up. The K-quants (256-wide super-blocks,
+//! [`kquants`]) get the same treatment: candle's one-row K-quant products also take one weight row at
+//! a time.
 //!
-//! The integer products are those of candle and llama.cpp: activations are quantized to Q8_0 with the
-//! same rounding (f16 scale included). Only the order of the float additions differs.
+//! Several rows of activations (prefill) go through the same quads, eight or four rows at once: each
+//! weight row's blocks are unpacked once for all of them, a run of quads that fits in L2 meets each
+//! group of rows in turn, and within a span of blocks that fits in L1 one weight row is taken at a
+//! time so that its sums stay in registers. For Q4_K and Q6_K this keeps up with candle's own prefill
+//! kernel (16-row tiles it keeps beside the original blocks), so no other copy is needed.
+//!
+//! The integer products are those of candle and llama.cpp: activations are quantized to Q8_0 or Q8_K
+//! with the same rounding (the f16 scale of Q8_0 included), to the bit. Only the order of the float
+//! additions differs.
 
-use candle_core::quantized::k_quants::{self, BlockQ4K, QK_K};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use half::f16;
+use std::ops::Range;
+
+mod kquants;
+pub use kquants::{Q4Kx4, Q6Kx4, Q8KAct};
 
 const QK: usize = 32;
 
+/// Bytes of weights a run of quads may take so that it stays in a core's L2 cache beside the
+/// activations.
+const L2_SHARE: usize = 128 * 1024;
+
+/// A block of activations quantized to 8 bits, the form a weight type's integer products need.
+pub trait ActBlock: Copy + Send + Sync + 'static {
+    /// Activations a block holds: the block width of the weight types that use it.
+    const WIDTH: usize;
+    const ZERO: Self;
+    /// `xs` (`WIDTH` values) quantized exactly as candle quantizes the activations of those types.
+    fn quantize(xs: &[f32]) -> Self;
+    /// [`ActBlock::quantize`] with AVX2, the same values (`f32::round` replaced by vector code that
+    /// rounds the same way, half away from zero).
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA, and `xs` has `WIDTH` values.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn quantize_avx2(xs: &[f32]) -> Self;
+}
+
+/// 32 activations as Q8_0: `x = d * q`, per block `d = max|x| / 127` (rounded to f16, as candle
+/// stores it) and `q = round(x / d)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct Q8_0Act {
+    d: f32,
+    qs: [i8; QK],
+}
+
+impl ActBlock for Q8_0Act {
+    const WIDTH: usize = QK;
+    const ZERO: Self = Q8_0Act {
+        d: 0.0,
+        qs: [0; QK],
+    };
+
+    fn quantize(xs: &[f32]) -> Self {
+        let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = amax / 127.0;
+        let inv = if scale != 0.0 { 1.0 / scale } else { 0.0 };
+        let mut out = Self::ZERO;
+        for (q, &v) in out.qs.iter_mut().zip(xs) {
+            *q = (v * inv).round() as i8;
+        }
+        out.d = f16::from_f32(scale).to_f32();
+        out
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn quantize_avx2(xs: &[f32]) -> Self {
+        let scale = avx2::max_abs(xs) / 127.0;
+        let inv = if scale != 0.0 { 1.0 / scale } else { 0.0 };
+        let mut out = Self::ZERO;
+        let q = avx2::quantize32(xs.as_ptr(), inv);
+        std::arch::x86_64::_mm256_storeu_si256(out.qs.as_mut_ptr() as *mut _, q);
+        out.d = f16::from_f32(scale).to_f32();
+        out
+    }
+}
+
 /// A block layout of four weight rows.
 pub trait Quad: Copy + Send + Sync + 'static {
+    /// The activations' quantized form; its width is the block width of this type.
+    type Act: ActBlock;
     const DTYPE: GgmlDType;
     /// Bytes of one ggml block of this type.
     const BLOCK: usize;
     const EMPTY: Self;
     /// Put ggml block `src` of weight row `r` (0..4) into this quad.
     fn set(&mut self, r: usize, src: &[u8]);
-    /// Row `r`'s 32 weights as integers (`w = d * q`).
-    fn ints(&self, r: usize) -> [i8; QK];
-    fn scale(&self, r: usize) -> f32;
-    /// The four rows' dot products with quantized activations, AVX2.
+    /// Row `r`'s dot product with one block of activations, integer products first and then the
+    /// scales, as candle and llama.cpp compute it: the portable kernel, and the AVX2 kernels' reference.
+    fn dot(&self, r: usize, y: &Self::Act) -> f32;
+    /// Row `r`'s weights, computed as candle dequantizes them.
+    #[cfg(test)]
+    fn weights(&self, r: usize) -> Vec<f32>;
+    /// The four rows' dot products with each of `M` rows of quantized activations (one block per
+    /// quad each), AVX2. Several rows at once (prefill) share the unpacking of the weights.
     ///
     /// # Safety
-    /// The CPU has AVX2 and FMA; `yq` has 32 values and `yd` one scale per quad in `w`.
+    /// The CPU has AVX2 and FMA, and each row of `y` is as long as `w`.
     #[cfg(target_arch = "x86_64")]
-    unsafe fn dot4_avx2(w: &[Self], yq: &[i8], yd: &[f32]) -> [f32; 4];
+    unsafe fn dot4_avx2<const M: usize>(w: &[Self], y: [&[Self::Act]; M]) -> [[f32; 4]; M];
+}
+
+/// How many blocks of `width` activations a kernel with `M` rows of activations takes at a time.
+/// One row (decoding) streams the weights once, block by block, the four rows of a block together as
+/// they lie. Several rows (prefill, the weights in cache) take one weight row at a time through a
+/// span of blocks whose activations stay in L1, which keeps that row's sums in registers.
+#[inline(always)]
+fn span<const M: usize>(width: usize) -> usize {
+    if M == 1 {
+        1
+    } else {
+        2048 / width
+    }
+}
+
+/// `n`, hidden from the optimizer where a loop of `n` chunks must stay a loop: with several rows of
+/// activations, unrolled chunks' weights all stay live at once and spill to the stack.
+#[inline(always)]
+fn chunks<const M: usize>(n: usize) -> usize {
+    if M == 1 {
+        n
+    } else {
+        std::hint::black_box(n)
+    }
+}
+
+/// `Σ a·b` over two blocks of 8-bit integers.
+fn int_dot(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(&a, &b)| i32::from(a) * i32::from(b))
+        .sum()
 }
 
 /// Q8_0: `w = d * q` with 8-bit `q`.
@@ -49,6 +159,7 @@ pub struct Q8_0x4 {
 }
 
 impl Quad for Q8_0x4 {
+    type Act = Q8_0Act;
     const DTYPE: GgmlDType = GgmlDType::Q8_0;
     const BLOCK: usize = 2 + QK;
     const EMPTY: Self = Q8_0x4 {
@@ -63,28 +174,34 @@ impl Quad for Q8_0x4 {
         }
     }
 
-    fn ints(&self, r: usize) -> [i8; QK] {
+    fn dot(&self, r: usize, y: &Q8_0Act) -> f32 {
+        int_dot(&self.qs[r], &y.qs) as f32 * (self.d[r] * y.d)
+    }
+
+    #[cfg(test)]
+    fn weights(&self, r: usize) -> Vec<f32> {
         self.qs[r]
+            .iter()
+            .map(|&q| f32::from(q) * self.d[r])
+            .collect()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn dot4_avx2<const M: usize>(w: &[Self], y: [&[Q8_0Act]; M]) -> [[f32; 4]; M] {
+        avx2::dot4(w, y)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl avx2::Ints for Q8_0x4 {
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn ints(&self, r: usize) -> std::arch::x86_64::__m256i {
+        std::arch::x86_64::_mm256_loadu_si256(self.qs[r].as_ptr() as *const _)
     }
 
     fn scale(&self, r: usize) -> f32 {
         self.d[r]
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn dot4_avx2(w: &[Self], yq: &[i8], yd: &[f32]) -> [f32; 4] {
-        use std::arch::x86_64::*;
-        let mut acc = [_mm256_setzero_ps(); 4];
-        for (b, quad) in w.iter().enumerate() {
-            let y = _mm256_loadu_si256(yq.as_ptr().add(b * QK) as *const __m256i);
-            let dy = *yd.get_unchecked(b);
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let x = _mm256_loadu_si256(quad.qs[r].as_ptr() as *const __m256i);
-                *acc = avx2::fma_block(*acc, x, y, quad.d[r] * dy);
-            }
-        }
-        avx2::sums(acc)
     }
 }
 
@@ -97,7 +214,23 @@ pub struct Q5_0x4 {
     qs: [[u8; QK / 2]; 4],
 }
 
+impl Q5_0x4 {
+    /// Row `r`'s 32 weights as integers (`w = d * q`).
+    fn ints(&self, r: usize) -> [i8; QK] {
+        let (qh, qs) = (self.qh[r], &self.qs[r]);
+        let mut out = [0i8; QK];
+        for j in 0..QK / 2 {
+            let lo = (qs[j] & 0x0F) | ((((qh >> j) & 1) as u8) << 4);
+            let hi = (qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
+            out[j] = lo as i8 - 16;
+            out[j + QK / 2] = hi as i8 - 16;
+        }
+        out
+    }
+}
+
 impl Quad for Q5_0x4 {
+    type Act = Q8_0Act;
     const DTYPE: GgmlDType = GgmlDType::Q5_0;
     const BLOCK: usize = 2 + 4 + QK / 2;
     const EMPTY: Self = Q5_0x4 {
@@ -114,25 +247,29 @@ impl Quad for Q5_0x4 {
         self.qs[r].copy_from_slice(&src[6..6 + QK / 2]);
     }
 
-    fn ints(&self, r: usize) -> [i8; QK] {
-        let (qh, qs) = (self.qh[r], &self.qs[r]);
-        let mut out = [0i8; QK];
-        for j in 0..QK / 2 {
-            let lo = (qs[j] & 0x0F) | ((((qh >> j) & 1) as u8) << 4);
-            let hi = (qs[j] >> 4) | ((((qh >> (j + 16)) & 1) as u8) << 4);
-            out[j] = lo as i8 - 16;
-            out[j + QK / 2] = hi as i8 - 16;
-        }
-        out
+    fn dot(&self, r: usize, y: &Q8_0Act) -> f32 {
+        int_dot(&self.ints(r), &y.qs) as f32 * (self.d[r] * y.d)
     }
 
-    fn scale(&self, r: usize) -> f32 {
-        self.d[r]
+    #[cfg(test)]
+    fn weights(&self, r: usize) -> Vec<f32> {
+        self.ints(r)
+            .iter()
+            .map(|&q| f32::from(q) * self.d[r])
+            .collect()
     }
 
     #[cfg(target_arch = "x86_64")]
+    unsafe fn dot4_avx2<const M: usize>(w: &[Self], y: [&[Q8_0Act]; M]) -> [[f32; 4]; M] {
+        avx2::dot4(w, y)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl avx2::Ints for Q5_0x4 {
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn dot4_avx2(w: &[Self], yq: &[i8], yd: &[f32]) -> [f32; 4] {
+    unsafe fn ints(&self, r: usize) -> std::arch::x86_64::__m256i {
         use std::arch::x86_64::*;
         let low = _mm256_set1_epi8(0x0F);
         let high = _mm256_set1_epi8(0xF0u8 as i8);
@@ -145,28 +282,124 @@ impl Quad for Q5_0x4 {
         );
         let bit = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
         let all = _mm256_set1_epi64x(-1);
-        let mut acc = [_mm256_setzero_ps(); 4];
-        for (b, quad) in w.iter().enumerate() {
-            let y = _mm256_loadu_si256(yq.as_ptr().add(b * QK) as *const __m256i);
-            let dy = *yd.get_unchecked(b);
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let packed = _mm_loadu_si128(quad.qs[r].as_ptr() as *const __m128i);
-                let nibbles =
-                    _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low);
-                let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(quad.qh[r] as i32), spread);
-                let set = _mm256_cmpeq_epi8(_mm256_or_si256(bytes, bit), all);
-                // Fifth bit clear: q - 16 = nibble - 16, i.e. the nibble with the top bits set.
-                let x = _mm256_or_si256(nibbles, _mm256_andnot_si256(set, high));
-                *acc = avx2::fma_block(*acc, x, y, quad.d[r] * dy);
-            }
-        }
-        avx2::sums(acc)
+        let packed = _mm_loadu_si128(self.qs[r].as_ptr() as *const __m128i);
+        let nibbles = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low);
+        let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(self.qh[r] as i32), spread);
+        let set = _mm256_cmpeq_epi8(_mm256_or_si256(bytes, bit), all);
+        // Fifth bit clear: q - 16 = nibble - 16, i.e. the nibble with the top bits set.
+        _mm256_or_si256(nibbles, _mm256_andnot_si256(set, high))
+    }
+
+    fn scale(&self, r: usize) -> f32 {
+        self.d[r]
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use super::{Q8_0Act, Quad};
     use std::arch::x86_64::*;
+
+    /// A 32-wide type whose rows unpack to one register of signed bytes times a scale.
+    pub trait Ints: Quad<Act = Q8_0Act> {
+        /// Row `r`'s 32 integers (`w = d * q`).
+        ///
+        /// # Safety
+        /// The CPU has AVX2 and FMA.
+        unsafe fn ints(&self, r: usize) -> __m256i;
+        fn scale(&self, r: usize) -> f32;
+    }
+
+    /// [`Quad::dot4_avx2`] for the 32-wide types: each row's block unpacked once for all `M`
+    /// activation rows.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot4<Q: Ints, const M: usize>(w: &[Q], y: [&[Q8_0Act]; M]) -> [[f32; 4]; M] {
+        let mut acc = [[_mm256_setzero_ps(); 4]; M];
+        let span = super::span::<M>(super::QK);
+        for start in (0..w.len()).step_by(span) {
+            let blocks = start..w.len().min(start + span);
+            prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
+            for r in 0..4 {
+                for b in blocks.clone() {
+                    let quad = w.get_unchecked(b);
+                    let x = quad.ints(r);
+                    for (acc, y) in acc.iter_mut().zip(&y) {
+                        let y = y.get_unchecked(b);
+                        let yq = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
+                        acc[r] = fma_block(acc[r], x, yq, quad.scale(r) * y.d);
+                    }
+                }
+            }
+        }
+        sums_m(acc)
+    }
+
+    /// The horizontal sums of each activation row's four accumulators.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn sums_m<const M: usize>(acc: [[__m256; 4]; M]) -> [[f32; 4]; M] {
+        let mut out = [[0f32; 4]; M];
+        for (out, acc) in out.iter_mut().zip(acc) {
+            *out = sums(acc);
+        }
+        out
+    }
+
+    /// With several rows of activations, brings a span of blocks into L1 whole before a kernel
+    /// reads it one weight row at a time: from memory, row by row would read each block's cache
+    /// lines out of order.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn prefetch_span<const M: usize, T>(blocks: &[T]) {
+        if M > 1 {
+            let at = blocks.as_ptr() as *const i8;
+            for line in (0..std::mem::size_of_val(blocks)).step_by(64) {
+                _mm_prefetch::<_MM_HINT_T0>(at.add(line));
+            }
+        }
+    }
+
+    /// The largest magnitude among `xs` (whole groups of 8); NaNs are passed over, as `f32::max`
+    /// and candle's quantizers do.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn max_abs(xs: &[f32]) -> f32 {
+        let sign = _mm256_set1_ps(-0.0);
+        let mut m = _mm256_setzero_ps();
+        for c in xs.chunks_exact(8) {
+            // max_ps returns its second operand where either is NaN.
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(c.as_ptr())), m);
+        }
+        let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)))
+    }
+
+    /// 32 values `x * scale` from `xs`, rounded half away from zero (as `f32::round`) and
+    /// saturated to i8 (as `as i8`), in order.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn quantize32(xs: *const f32, scale: f32) -> __m256i {
+        let (scale, sign) = (_mm256_set1_ps(scale), _mm256_set1_ps(-0.0));
+        let (one, half) = (_mm256_set1_ps(1.0), _mm256_set1_ps(0.5));
+        let mut q = [_mm256_setzero_si256(); 4];
+        for (i, q) in q.iter_mut().enumerate() {
+            let v = _mm256_mul_ps(_mm256_loadu_ps(xs.add(8 * i)), scale);
+            let t = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
+            // v - t is exact; a fraction of one half or more moves one away from zero.
+            let frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+            let away = _mm256_or_ps(_mm256_and_ps(v, sign), one);
+            let up = _mm256_and_ps(_mm256_cmp_ps::<_CMP_GE_OQ>(frac, half), away);
+            *q = _mm256_cvtps_epi32(_mm256_add_ps(t, up));
+        }
+        // The packs work within 128-bit lanes: 4-byte groups come out as values 0-3, 8-11, 16-19,
+        // 24-27, then 4-7, 12-15, 20-23, 28-31.
+        let bytes = _mm256_packs_epi16(
+            _mm256_packs_epi32(q[0], q[1]),
+            _mm256_packs_epi32(q[2], q[3]),
+        );
+        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+    }
 
     /// `acc + d * Σ x·y` over one block of 32 signed bytes each.
     #[inline]
@@ -208,11 +441,12 @@ impl<Q: Quad> Quads<Q> {
             candle_core::bail!("expected a {:?} tensor, got {:?}", Q::DTYPE, t.dtype());
         }
         let (n, k) = t.shape().dims2()?;
-        if k % QK != 0 {
+        let width = Q::Act::WIDTH;
+        if k % width != 0 {
             candle_core::bail!("{:?} rows of {k} are not whole blocks", Q::DTYPE);
         }
         let data = t.data()?;
-        let kb = k / QK;
+        let kb = k / width;
         if data.len() != n * kb * Q::BLOCK {
             candle_core::bail!(
                 "{:?} data of {} bytes for a {n}x{k} matrix",
@@ -238,32 +472,78 @@ impl<Q: Quad> Quads<Q> {
         x.apply_op1_no_bwd(self)
     }
 
-    /// The dot products of four weight rows with one row of quantized activations.
-    fn dot4(&self, w: &[Q], yq: &[i8], yd: &[f32]) -> [f32; 4] {
-        debug_assert!(yq.len() == w.len() * QK && yd.len() == w.len());
+    /// Bytes the repacked matrix takes.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of_val(self.quads.as_slice())
+    }
+
+    /// The dot products of four weight rows with each of `M` rows of quantized activations.
+    fn dot4<const M: usize>(&self, w: &[Q], y: [&[Q::Act]; M]) -> [[f32; 4]; M] {
+        debug_assert!(y.iter().all(|y| y.len() == w.len()));
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: the CPU has AVX2 and FMA (checked at construction); lengths as asserted.
-            return unsafe { Q::dot4_avx2(w, yq, yd) };
+            return unsafe { Q::dot4_avx2(w, y) };
         }
-        portable_dot4(w, yq, yd)
+        portable_dot4(w, y)
+    }
+
+    /// The products of `quads` with the activation rows of `rows` in groups of `M`, as far as whole
+    /// groups go; returns the first row left.
+    fn rows<const M: usize>(
+        &self,
+        quads: Range<usize>,
+        rows: Range<usize>,
+        y: &[Q::Act],
+        out: &Out,
+    ) -> usize {
+        let kb = self.k / Q::Act::WIDTH;
+        let mut row = rows.start;
+        while row + M <= rows.end {
+            let ys: [&[Q::Act]; M] = std::array::from_fn(|i| &y[(row + i) * kb..][..kb]);
+            for q in quads.clone() {
+                let sums = self.dot4(&self.quads[q * kb..][..kb], ys);
+                for (i, sums) in sums.into_iter().enumerate() {
+                    // SAFETY: row + i < rows.end, at most the number of rows of the output, and
+                    // quads are split between work items.
+                    unsafe { out.store(q, row + i, sums) };
+                }
+            }
+            row += M;
+        }
+        row
     }
 }
 
-fn portable_dot4<Q: Quad>(w: &[Q], yq: &[i8], yd: &[f32]) -> [f32; 4] {
-    let mut sums = [0f32; 4];
-    for ((quad, ys), &dy) in w.iter().zip(yq.chunks_exact(QK)).zip(yd) {
-        for (r, sum) in sums.iter_mut().enumerate() {
-            let dot: i32 = quad
-                .ints(r)
-                .iter()
-                .zip(ys)
-                .map(|(&a, &b)| i32::from(a) * i32::from(b))
-                .sum();
-            *sum += dot as f32 * (quad.scale(r) * dy);
+/// Where a product's outputs go: rows of `n` f32, written by the work items of disjoint quads.
+struct Out {
+    ptr: usize,
+    n: usize,
+}
+
+impl Out {
+    /// # Safety
+    /// `row` is a row of the output, and only the caller writes quad `q`'s columns.
+    unsafe fn store(&self, q: usize, row: usize, sums: [f32; 4]) {
+        for (r, s) in sums.into_iter().enumerate() {
+            let col = q * 4 + r;
+            if col < self.n {
+                *(self.ptr as *mut f32).add(row * self.n + col) = s;
+            }
         }
     }
-    sums
+}
+
+fn portable_dot4<Q: Quad, const M: usize>(w: &[Q], y: [&[Q::Act]; M]) -> [[f32; 4]; M] {
+    let mut out = [[0f32; 4]; M];
+    for (sums, y) in out.iter_mut().zip(y) {
+        for (quad, y) in w.iter().zip(y) {
+            for (r, sum) in sums.iter_mut().enumerate() {
+                *sum += quad.dot(r, y);
+            }
+        }
+    }
+    out
 }
 
 impl<Q: Quad> CustomOp1 for Quads<Q> {
@@ -275,62 +555,25 @@ impl<Q: Quad> CustomOp1 for Quads<Q> {
         let (n, k) = (self.n, self.k);
         let x = rows(self.name(), storage, layout, k)?;
         let m = x.len() / k;
-        let kb = k / QK;
-        let (xq, xd) = quantize(x);
+        let kb = k / Q::Act::WIDTH;
+        let y = quantize::<Q::Act>(x);
         let mut dst = vec![0f32; m * n];
-        let dst_ptr = dst.as_mut_ptr() as usize;
-        // Each work item is one quad of weight rows against every activation row, so the quad's
-        // blocks stay in cache while the rows go by; items write disjoint outputs.
+        let out = Out {
+            ptr: dst.as_mut_ptr() as usize,
+            n,
+        };
+        // Each work item is one quad of weight rows against every activation row; items write
+        // disjoint outputs. With many activation rows (prefill), a run of quads whose blocks fit in
+        // L2 meets each group of rows in turn, so the rows are read once per run, not per quad.
+        let run = (L2_SHARE / (kb * std::mem::size_of::<Q>())).max(1);
         candle_core::utils::barrier_pool().execute_chunked(n.div_ceil(4), |range| {
-            for q in range {
-                let w = &self.quads[q * kb..(q + 1) * kb];
-                for row in 0..m {
-                    let (yq, yd) = (&xq[row * k..(row + 1) * k], &xd[row * kb..(row + 1) * kb]);
-                    for (r, s) in self.dot4(w, yq, yd).into_iter().enumerate() {
-                        let col = q * 4 + r;
-                        if col < n {
-                            // SAFETY: row < m and col < n index inside `dst` (m * n long), and only
-                            // the work item of quad `q` writes columns 4q..4q+4.
-                            unsafe { *(dst_ptr as *mut f32).add(row * n + col) = s };
-                        }
-                    }
-                }
+            for start in range.clone().step_by(run) {
+                let quads = start..range.end.min(start + run);
+                let row = self.rows::<8>(quads.clone(), 0..m, &y, &out);
+                let row = self.rows::<4>(quads.clone(), row..m, &y, &out);
+                self.rows::<1>(quads, row..m, &y, &out);
             }
         });
-        Ok((CpuStorage::F32(dst), out_shape(layout, n)))
-    }
-}
-
-/// `x · Wᵀ` for one row `x` of a Q4_K matrix through candle's plain K-quant GEMV on the matrix's
-/// own blocks, not the repacked tiles candle's `QMatMul` also uses for single rows, which are slower
-/// there.
-pub struct Q4KRow<'a>(pub &'a QTensor);
-
-impl CustomOp1 for Q4KRow<'_> {
-    fn name(&self) -> &'static str {
-        "q4k-gemv"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (n, k) = self.0.shape().dims2()?;
-        let x = rows(self.name(), storage, layout, k)?;
-        if x.len() != k {
-            candle_core::bail!("q4k-gemv: {} values for one row of {k}", x.len());
-        }
-        let bytes = self.0.data()?;
-        let size = std::mem::size_of::<BlockQ4K>();
-        if bytes.len() != n * k / QK_K * size
-            || bytes.as_ptr() as usize % std::mem::align_of::<BlockQ4K>() != 0
-        {
-            candle_core::bail!("q4k-gemv: unexpected Q4_K storage");
-        }
-        // SAFETY: the bytes are candle's own Vec<BlockQ4K> storage (checked length and alignment);
-        // BlockQ4K is plain old data.
-        let blocks = unsafe {
-            std::slice::from_raw_parts(bytes.as_ptr() as *const BlockQ4K, bytes.len() / size)
-        };
-        let mut dst = vec![0f32; n];
-        k_quants::matmul((1, k, n), x, blocks, &mut dst)?;
         Ok((CpuStorage::F32(dst), out_shape(layout, n)))
     }
 }
@@ -355,24 +598,35 @@ fn out_shape(layout: &Layout, n: usize) -> Shape {
     Shape::from(dims)
 }
 
-/// Activations as Q8_0, exactly as candle quantizes them: per block `d = max|x| / 127` (kept as f16)
-/// and `q = round(x / d)`.
-fn quantize(x: &[f32]) -> (Vec<i8>, Vec<f32>) {
-    let mut q = vec![0i8; x.len()];
-    let mut d = Vec::with_capacity(x.len() / QK);
-    for (xs, qs) in x.chunks_exact(QK).zip(q.chunks_exact_mut(QK)) {
-        let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let scale = amax / 127.0;
-        let inv = if scale != 0.0 { 1.0 / scale } else { 0.0 };
-        for (q, &v) in qs.iter_mut().zip(xs) {
-            *q = (v * inv).round() as i8;
+/// Activations quantized block by block; the blocks of many rows (prefill) on all threads.
+fn quantize<A: ActBlock>(x: &[f32]) -> Vec<A> {
+    let avx2 = has_avx2();
+    let block = |xs: &[f32]| {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU has AVX2 and FMA; `xs` is one block.
+            return unsafe { A::quantize_avx2(xs) };
         }
-        d.push(f16::from_f32(scale).to_f32());
+        A::quantize(xs)
+    };
+    let blocks = x.len() / A::WIDTH;
+    if x.len() < 16 * 1024 {
+        return x.chunks_exact(A::WIDTH).map(block).collect();
     }
-    (q, d)
+    let mut y = vec![A::ZERO; blocks];
+    let y_ptr = y.as_mut_ptr() as usize;
+    candle_core::utils::barrier_pool().execute_chunked(blocks, |range| {
+        for b in range {
+            let q = block(&x[b * A::WIDTH..(b + 1) * A::WIDTH]);
+            // SAFETY: b < blocks, the length of `y`, and only this item writes block b.
+            unsafe { *(y_ptr as *mut A).add(b) = q };
+        }
+    });
+    y
 }
 
-fn has_avx2() -> bool {
+/// Whether this CPU runs the AVX2 kernels.
+pub fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
@@ -404,18 +658,27 @@ pub(crate) mod tests {
             .unwrap()
     }
 
-    /// Every row count (quads with 1-3 padding rows too), one and several activation rows: the same
-    /// result as candle's own matmul of the type up to the order of float additions.
+    /// Rows of `k` activations, some several times the largest, as after a norm.
+    fn activations(m: usize, k: usize) -> Tensor {
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| (i as f32 * 0.37).sin() * if i % 97 == 0 { 9.0 } else { 1.0 })
+            .collect();
+        Tensor::from_vec(x, (1, m, k), &Device::Cpu).unwrap()
+    }
+
+    /// Every row count (quads with 1-3 padding rows too), one and several activation rows (enough
+    /// for the activations to be quantized in parallel): the same result as candle's own matmul of
+    /// the type up to the order of float additions.
     fn matches_candle<Q: Quad>() {
+        // Four blocks: candle's Q5_0 reference wants an even number.
+        let k = 4 * Q::Act::WIDTH;
         for n in [4, 5, 6, 7, 64] {
-            // candle's Q5_0 reference wants an even number of blocks.
-            let k = 128;
             let q = QTensor::quantize(&matrix(n, k), Q::DTYPE).unwrap();
             let quads = Quads::<Q>::new(&q).unwrap();
             let reference = QMatMul::from_qtensor(q).unwrap();
-            for m in [1, 3] {
-                let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
-                let x = Tensor::from_vec(x, (1, m, k), &Device::Cpu).unwrap();
+            // Rows one at a time; eight, four and one at a time; in parallel quantized eights.
+            for m in [1, 3, 13, 16 * 1024 / k] {
+                let x = activations(m, k);
                 let want = reference.forward(&x).unwrap();
                 let got = quads.forward(&x).unwrap();
                 assert_eq!(got.dims(), &[1, m, n]);
@@ -435,9 +698,21 @@ pub(crate) mod tests {
         matches_candle::<Q5_0x4>();
     }
 
-    /// The unpacked integers are the type's own values, and the AVX2 kernels give the portable sums.
+    #[test]
+    fn q4k_matches_candle() {
+        matches_candle::<Q4Kx4>();
+    }
+
+    #[test]
+    fn q6k_matches_candle() {
+        matches_candle::<Q6Kx4>();
+    }
+
+    /// The unpacked weights are the type's own values, and the AVX2 kernels give the portable sums,
+    /// for one, four and eight activation rows at once.
     fn kernels_agree<Q: Quad>() {
-        let (n, k) = (8, 128);
+        let width = Q::Act::WIDTH;
+        let (n, k) = (8, 4 * width);
         let w = matrix(n, k);
         let q = QTensor::quantize(&w, Q::DTYPE).unwrap();
         let values = q
@@ -447,22 +722,31 @@ pub(crate) mod tests {
             .unwrap();
         let quads = Quads::<Q>::new(&q).unwrap();
         for (row, want) in values.iter().enumerate() {
-            for b in 0..k / QK {
-                let quad = &quads.quads[row / 4 * (k / QK) + b];
-                let ints = quad.ints(row % 4);
-                for j in 0..QK {
-                    let got = f32::from(ints[j]) * quad.scale(row % 4);
-                    assert_eq!(got, want[b * QK + j], "{:?} row {row} block {b}", Q::DTYPE);
-                }
+            for b in 0..k / width {
+                let got = quads.quads[row / 4 * (k / width) + b].weights(row % 4);
+                let want = &want[b * width..(b + 1) * width];
+                assert_eq!(got, want, "{:?} row {row} block {b}", Q::DTYPE);
             }
         }
-        let x: Vec<f32> = (0..k).map(|i| (i as f32 * 0.11).cos()).collect();
-        let (yq, yd) = quantize(&x);
-        let w = &quads.quads[..k / QK];
-        let portable = portable_dot4(w, &yq, &yd);
-        let fast = quads.dot4(w, &yq, &yd);
-        for (a, b) in portable.iter().zip(fast) {
-            assert!((a - b).abs() < 1e-4, "{:?}: {a} vs {b}", Q::DTYPE);
+        let x = activations(8, k).flatten_all().unwrap().to_vec1().unwrap();
+        let y = quantize::<Q::Act>(&x);
+        let y: Vec<&[Q::Act]> = y.chunks_exact(k / width).collect();
+        let y8: [&[Q::Act]; 8] = std::array::from_fn(|i| y[i]);
+        let y4: [&[Q::Act]; 4] = std::array::from_fn(|i| y[i]);
+        for w in quads.quads.chunks_exact(k / width) {
+            let portable = portable_dot4(w, y8);
+            let (eight, four) = (quads.dot4(w, y8), quads.dot4(w, y4));
+            for (a, y) in y.iter().enumerate() {
+                let one = quads.dot4(w, [y])[0];
+                for r in 0..4 {
+                    let want = portable[a][r];
+                    let mut got = vec![eight[a][r], one[r]];
+                    got.extend(four.get(a).map(|f| f[r]));
+                    for got in got {
+                        assert!((want - got).abs() < 1e-4, "{:?}: {want} vs {got}", Q::DTYPE);
+                    }
+                }
+            }
         }
     }
 
@@ -477,13 +761,78 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn q4k_kernels_agree() {
+        kernels_agree::<Q4Kx4>();
+    }
+
+    #[test]
+    fn q6k_kernels_agree() {
+        kernels_agree::<Q6Kx4>();
+    }
+
+    /// Activations that test the quantizers' corners: 1024 values in which one 256-wide block
+    /// has its largest magnitude twice with both signs (the first wins) and scales to whole
+    /// numbers plus exact halves (rounded away from zero), one is all zeros, one is tiny, and one
+    /// is ordinary.
+    fn corners() -> Vec<f32> {
+        let mut x: Vec<f32> = (0..1024).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
+        for (j, v) in x[256..512].iter_mut().enumerate() {
+            *v = (j as f32 - 128.0) / 2.0 + 0.25 * (j % 3) as f32;
+        }
+        (x[256], x[300]) = (-127.0, 127.0);
+        x[512..768].fill(0.0);
+        for (j, v) in x[768..].iter_mut().enumerate() {
+            *v = (j as f32 - 100.0) * 1e-30;
+        }
+        x[770] = 0.499_999_97;
+        x
+    }
+
+    /// The Q8_0 and Q8_K activations are candle's to the bit, with and without AVX2.
+    #[test]
+    fn activations_are_quantized_as_candle_does() {
+        use candle_core::quantized::k_quants::{BlockQ8K, BlockQ8_0, GgmlType};
+        let x = corners();
+        let mut want = vec![BlockQ8_0::zeros(); x.len() / QK];
+        BlockQ8_0::from_float(&x, &mut want);
+        let got = quantize::<Q8_0Act>(&x);
+        for (i, (want, got)) in want.iter().zip(&got).enumerate() {
+            // SAFETY: BlockQ8_0 is repr(C): an f16 scale, then 32 quants.
+            let bytes: &[u8; 34] = unsafe { &*(want as *const BlockQ8_0 as *const [u8; 34]) };
+            let d = f16::from_le_bytes([bytes[0], bytes[1]]).to_f32();
+            let qs: Vec<i8> = bytes[2..].iter().map(|&b| b as i8).collect();
+            assert_eq!((got.d, &got.qs[..]), (d, &qs[..]), "Q8_0 block {i}");
+            assert_eq!(
+                *got,
+                Q8_0Act::quantize(&x[i * QK..(i + 1) * QK]),
+                "Q8_0 block {i}"
+            );
+        }
+        let mut want = vec![BlockQ8K::zeros(); x.len() / 256];
+        BlockQ8K::from_float(&x, &mut want);
+        let got = quantize::<Q8KAct>(&x);
+        for (i, (want, got)) in want.iter().zip(&got).enumerate() {
+            // SAFETY: both are repr(C) structs of an f32 scale, 256 quants and 16 sums.
+            let want: &Q8KAct = unsafe { &*(want as *const BlockQ8K as *const Q8KAct) };
+            assert_eq!(got, want, "Q8_K block {i}");
+            assert_eq!(
+                *got,
+                Q8KAct::quantize(&x[i * 256..(i + 1) * 256]),
+                "Q8_K block {i}"
+            );
+        }
+    }
+
+    #[test]
     fn other_types_and_other_widths_are_refused() {
         let q4 = QTensor::quantize(&matrix(4, 256), GgmlDType::Q4K).unwrap();
         assert!(Quads::<Q8_0x4>::new(&q4).is_err());
         assert!(Quads::<Q5_0x4>::new(&q4).is_err());
+        assert!(Quads::<Q6Kx4>::new(&q4).is_err());
         let q8 = QTensor::quantize(&matrix(4, 64), GgmlDType::Q8_0).unwrap();
         let quads = Quads::<Q8_0x4>::new(&q8).unwrap();
         let x = Tensor::zeros((1, 96), candle_core::DType::F32, &Device::Cpu).unwrap();
         assert!(quads.forward(&x).is_err());
+        assert!(Quads::<Q4Kx4>::new(&q8).is_err());
     }
 }

@@ -9,19 +9,27 @@
 //! warta's four-row AVX2 kernels (`gemv`), in their own type: the same weights, the same integer
 //! products.
 //!
+//! candle's K-quant products also take one weight row at a time for a single row of activations,
+//! and for several rows it repacks Q4_K and Q6_K into 16-row tiles kept beside the original blocks
+//! (a third to a half more memory again). On CPUs with AVX2, Q4_K and Q6_K matrices are instead
+//! repacked once into warta's quads, whose kernels serve decoding and prefill alike (the multi-row
+//! kernel keeps up with candle's tiles), and the original blocks are dropped: Qwen2.5-Coder-1.5B's
+//! resident memory falls by about 1 GB. Elsewhere (NEON) candle's own kernels stay.
+//!
 //! Q4_1 and Q5_1 blocks are `d * q + m`: no other quantized type holds that offset exactly, so small
 //! models in these types (SmolLM2's Q4_1 file) are dequantized to f32, which holds the weights exactly
 //! and multiplies through candle's f32 GEMM; the activations are then no longer rounded to 8 bits,
 //! which is closer to the unquantized model. A memory budget keeps big models in their own type.
 //!
-//! Prefill is a matrix-matrix product. candle repacks the K-quants for it, but multiplies Q8_0, Q5_0 and
-//! Q4_0 through loops of dot products, several times slower than its f32 GEMM, so those matrices also
-//! get an exact f32 copy for prefill, within the same memory budget.
+//! Prefill is a matrix-matrix product. candle multiplies Q8_0, Q5_0 and Q4_0 through loops of dot
+//! products, several times slower than its f32 GEMM (and warta's quads, though they take several
+//! rows at once, are still slower than the f32 GEMM), so those matrices also get an exact f32 copy for
+//! prefill, within the same memory budget.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor, D};
 
-use super::gemv::{Q4KRow, Q5_0x4, Q8_0x4, Quads};
+use super::gemv::{self, Q4Kx4, Q5_0x4, Q6Kx4, Q8_0x4, Quads};
 
 /// Rows of activations from which a dense copy, when there is one, does the multiplication.
 pub const DENSE_MIN_ROWS: usize = 16;
@@ -40,6 +48,9 @@ enum Quantized {
     /// Q8_0 and Q5_0 in warta's own layout (see `gemv`).
     Q8_0(Quads<Q8_0x4>),
     Q5_0(Quads<Q5_0x4>),
+    /// Q4_K and Q6_K likewise, on CPUs with AVX2, for any number of rows (no other copy).
+    Q4K(Quads<Q4Kx4>),
+    Q6K(Quads<Q6Kx4>),
 }
 
 impl Weight {
@@ -55,15 +66,8 @@ impl Weight {
             _ => match &self.q {
                 Quantized::Q8_0(q) => q.forward(x),
                 Quantized::Q5_0(q) => q.forward(x),
-                // One row of a Q4_K matrix: candle's plain K-quant GEMV, not its repacked tiles,
-                // which it also uses for single rows and which are slower there.
-                Quantized::Candle(QMatMul::QTensor(t))
-                    if t.dtype() == GgmlDType::Q4K
-                        && x.elem_count() == x.dim(D::Minus1)?
-                        && x.is_contiguous() =>
-                {
-                    x.apply_op1_no_bwd(&Q4KRow(t))
-                }
+                Quantized::Q4K(q) => q.forward(x),
+                Quantized::Q6K(q) => q.forward(x),
                 Quantized::Candle(q) => q.forward(x),
             },
         }
@@ -107,6 +111,13 @@ impl Weight {
                 };
                 Ok(Weight { q, dense })
             }
+            GgmlDType::Q4K | GgmlDType::Q6K if gemv::has_avx2() => {
+                let q = match t.dtype() {
+                    GgmlDType::Q4K => Quantized::Q4K(Quads::new(&t)?),
+                    _ => Quantized::Q6K(Quads::new(&t)?),
+                };
+                Ok(Weight { q, dense: None })
+            }
             _ => Weight::plain(t),
         }
     }
@@ -140,6 +151,7 @@ mod tests {
         };
         for dtype in [
             GgmlDType::Q4K,
+            GgmlDType::Q6K,
             GgmlDType::Q5_0,
             GgmlDType::Q8_0,
             GgmlDType::Q4_1,
@@ -158,6 +170,12 @@ mod tests {
             assert_eq!(
                 matches!(fast.q, Quantized::Q8_0(_) | Quantized::Q5_0(_)),
                 expected_dense,
+                "{dtype:?}"
+            );
+            let k_quant = matches!(dtype, GgmlDType::Q4K | GgmlDType::Q6K);
+            assert_eq!(
+                matches!(fast.q, Quantized::Q4K(_) | Quantized::Q6K(_)),
+                k_quant && gemv::has_avx2(),
                 "{dtype:?}"
             );
             // One row (decode) and many rows (prefill) both compute x · wᵀ.
