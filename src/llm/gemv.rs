@@ -118,30 +118,6 @@ pub trait Quad: Copy + Send + Sync + 'static {
     unsafe fn dot4_avx2<const M: usize>(w: &[Self], y: [&[Self::Act]; M]) -> [[f32; 4]; M];
 }
 
-/// How many blocks of `width` activations a kernel with `M` rows of activations takes at a time.
-/// One row (decoding) streams the weights once, block by block, the four rows of a block together as
-/// they lie. Several rows (prefill, the weights in cache) take one weight row at a time through a
-/// span of blocks whose activations stay in L1, which keeps that row's sums in registers.
-#[inline(always)]
-fn span<const M: usize>(width: usize) -> usize {
-    if M == 1 {
-        1
-    } else {
-        2048 / width
-    }
-}
-
-/// `n`, hidden from the optimizer where a loop of `n` chunks must stay a loop: with several rows of
-/// activations, unrolled chunks' weights all stay live at once and spill to the stack.
-#[inline(always)]
-fn chunks<const M: usize>(n: usize) -> usize {
-    if M == 1 {
-        n
-    } else {
-        std::hint::black_box(n)
-    }
-}
-
 /// `Σ a·b` over two blocks of 8-bit integers.
 fn int_dot(a: &[i8], b: &[i8]) -> i32 {
     a.iter()
@@ -300,6 +276,30 @@ mod avx2 {
     use super::{Q8_0Act, Quad};
     use std::arch::x86_64::*;
 
+    /// How many blocks of `width` activations a kernel with `M` rows of activations takes at a time.
+    /// One row (decoding) streams the weights once, block by block, the four rows of a block together as
+    /// they lie. Several rows (prefill, the weights in cache) take one weight row at a time through a
+    /// span of blocks whose activations stay in L1, which keeps that row's sums in registers.
+    #[inline(always)]
+    pub fn span<const M: usize>(width: usize) -> usize {
+        if M == 1 {
+            1
+        } else {
+            2048 / width
+        }
+    }
+
+    /// `n`, hidden from the optimizer where a loop of `n` chunks must stay a loop: with several rows of
+    /// activations, unrolled chunks' weights all stay live at once and spill to the stack.
+    #[inline(always)]
+    pub fn chunks<const M: usize>(n: usize) -> usize {
+        if M == 1 {
+            n
+        } else {
+            std::hint::black_box(n)
+        }
+    }
+
     /// A 32-wide type whose rows unpack to one register of signed bytes times a scale.
     pub trait Ints: Quad<Act = Q8_0Act> {
         /// Row `r`'s 32 integers (`w = d * q`).
@@ -315,7 +315,7 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dot4<Q: Ints, const M: usize>(w: &[Q], y: [&[Q8_0Act]; M]) -> [[f32; 4]; M] {
         let mut acc = [[_mm256_setzero_ps(); 4]; M];
-        let span = super::span::<M>(super::QK);
+        let span = span::<M>(super::QK);
         for start in (0..w.len()).step_by(span) {
             let blocks = start..w.len().min(start + span);
             prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
@@ -600,10 +600,9 @@ fn out_shape(layout: &Layout, n: usize) -> Shape {
 
 /// Activations quantized block by block; the blocks of many rows (prefill) on all threads.
 fn quantize<A: ActBlock>(x: &[f32]) -> Vec<A> {
-    let avx2 = has_avx2();
     let block = |xs: &[f32]| {
         #[cfg(target_arch = "x86_64")]
-        if avx2 {
+        if has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA; `xs` is one block.
             return unsafe { A::quantize_avx2(xs) };
         }
@@ -667,23 +666,26 @@ pub(crate) mod tests {
     }
 
     /// Every row count (quads with 1-3 padding rows too), one and several activation rows (enough
-    /// for the activations to be quantized in parallel): the same result as candle's own matmul of
-    /// the type up to the order of float additions.
+    /// for the activations to be quantized in parallel), AVX2 and portable kernels: the same result as
+    /// candle's own matmul of the type up to the order of float additions.
     fn matches_candle<Q: Quad>() {
         // Four blocks: candle's Q5_0 reference wants an even number.
         let k = 4 * Q::Act::WIDTH;
         for n in [4, 5, 6, 7, 64] {
             let q = QTensor::quantize(&matrix(n, k), Q::DTYPE).unwrap();
-            let quads = Quads::<Q>::new(&q).unwrap();
+            let mut quads = Quads::<Q>::new(&q).unwrap();
             let reference = QMatMul::from_qtensor(q).unwrap();
             // Rows one at a time; eight, four and one at a time; in parallel quantized eights.
             for m in [1, 3, 13, 16 * 1024 / k] {
                 let x = activations(m, k);
                 let want = reference.forward(&x).unwrap();
-                let got = quads.forward(&x).unwrap();
-                assert_eq!(got.dims(), &[1, m, n]);
-                let diff = max_abs_diff(&got, &want);
-                assert!(diff < 1e-4, "{:?} n={n} m={m}: {diff}", Q::DTYPE);
+                for avx2 in [has_avx2(), false] {
+                    quads.avx2 = avx2;
+                    let got = quads.forward(&x).unwrap();
+                    assert_eq!(got.dims(), &[1, m, n]);
+                    let diff = max_abs_diff(&got, &want);
+                    assert!(diff < 1e-4, "{:?} n={n} m={m} {avx2}: {diff}", Q::DTYPE);
+                }
             }
         }
     }

@@ -178,7 +178,7 @@ impl Quad for Q4Kx4 {
         // The mins' share, -dmin·Σ m·(sum of 32 activations), per activation row for the four
         // weight rows at once.
         let mut offsets = [_mm_setzero_ps(); M];
-        let span = super::span::<M>(QK_K);
+        let span = super::avx2::span::<M>(QK_K);
         for start in (0..w.len()).step_by(span) {
             let blocks = start..w.len().min(start + span);
             super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
@@ -216,7 +216,7 @@ impl Quad for Q4Kx4 {
                     let scales = _mm_loadl_epi64(quad.scales[r].as_ptr() as *const __m128i);
                     let scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales));
                     let mut sums = [_mm256_setzero_si256(); M];
-                    for c in 0..super::chunks::<M>(4) {
+                    for c in 0..super::avx2::chunks::<M>(4) {
                         let bits = quad.qs[r].as_ptr().add(32 * c);
                         let bits = _mm256_loadu_si256(bits as *const __m256i);
                         let qlo = _mm256_and_si256(bits, low);
@@ -328,7 +328,7 @@ impl Quad for Q6Kx4 {
         let low = _mm256_set1_epi8(0x0F);
         let high = _mm256_set1_epi8(0x30);
         let mut acc = [[_mm256_setzero_ps(); 4]; M];
-        let span = super::span::<M>(QK_K);
+        let span = super::avx2::span::<M>(QK_K);
         for start in (0..w.len()).step_by(span) {
             let blocks = start..w.len().min(start + span);
             super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
@@ -352,7 +352,7 @@ impl Quad for Q6Kx4 {
                             _mm256_slli_epi32(_mm256_madd_epi16(wide, bsums), 5),
                         );
                     }
-                    for half in 0..super::chunks::<M>(2) {
+                    for half in 0..super::avx2::chunks::<M>(2) {
                         let ql = quad.ql[r].as_ptr().add(64 * half);
                         let lo = _mm256_loadu_si256(ql as *const __m256i);
                         let hi = _mm256_loadu_si256(ql.add(32) as *const __m256i);
