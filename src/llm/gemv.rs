@@ -472,11 +472,6 @@ impl<Q: Quad> Quads<Q> {
         x.apply_op1_no_bwd(self)
     }
 
-    /// Bytes the repacked matrix takes.
-    pub fn bytes(&self) -> usize {
-        std::mem::size_of_val(self.quads.as_slice())
-    }
-
     /// The dot products of four weight rows with each of `M` rows of quantized activations.
     fn dot4<const M: usize>(&self, w: &[Q], y: [&[Q::Act]; M]) -> [[f32; 4]; M] {
         debug_assert!(y.iter().all(|y| y.len() == w.len()));
