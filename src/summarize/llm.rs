@@ -119,9 +119,9 @@ impl LlmSummarizer {
         };
         let tr = self.translator.translate_article(&part).map_err(failed)?;
         // The translator labels its warnings by paragraph; the event paragraph is the second.
-        let (cause_warnings, lead_warnings): (Vec<&String>, Vec<&String>) = tr
+        let (cause_warnings, lead_warnings): (Vec<String>, Vec<String>) = tr
             .warnings
-            .iter()
+            .into_iter()
             .partition(|w| w.starts_with("paragraph 2:"));
         let mut paragraphs = tr.paragraphs.iter().map(|p| p.text.clone());
         let (lead_en, cause_en) = (paragraphs.next(), paragraphs.next());
@@ -133,11 +133,7 @@ impl LlmSummarizer {
                 warnings.push(format!(
                     "the translation of the paragraph the first paragraph refers to failed the \
                      checks ({}); the summary was written without it",
-                    cause_warnings
-                        .iter()
-                        .map(|w| w.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    cause_warnings.join("; ")
                 ));
             }
         }
@@ -145,11 +141,7 @@ impl LlmSummarizer {
             warnings.push(format!(
                 "the first paragraph's translation failed the checks ({}); the summary was written \
                  from the original",
-                lead_warnings
-                    .iter()
-                    .map(|w| w.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                lead_warnings.join("; ")
             ));
             return Ok(());
         }
