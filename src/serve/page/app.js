@@ -86,13 +86,21 @@ function showSummary(s) {
   const checks = $("checks");
   clear(checks);
   const c = s.summary_checks || {};
+  const numbers = c.unsupported_numbers || [];
+  const names = c.unsupported_names || [];
+  if (numbers.length) checks.appendChild(el("li", "", "Numbers not in the source: " + numbers.join(", ")));
+  if (names.length) checks.appendChild(el("li", "", "Names not in the source: " + names.join(", ")));
+  if (c.retried) checks.appendChild(el("li", "", "The first draft failed the checks; this is the second."));
   Object.keys(c).forEach((k) => {
+    if (["unsupported_numbers", "unsupported_names", "retried"].includes(k)) return;
     const v = c[k];
     if (Array.isArray(v) && v.length === 0) return;
-    const text = Array.isArray(v) ? v.join(", ") : typeof v === "object" ? JSON.stringify(v) : String(v);
-    checks.appendChild(el("li", "", k.replace(/_/g, " ") + ": " + text));
+    checks.appendChild(el("li", "", k.replace(/_/g, " ") + ": " + (typeof v === "object" ? JSON.stringify(v) : String(v))));
   });
-  if (!checks.children.length) checks.appendChild(el("li", "", "checks: nothing found against the source"));
+  if (!checks.children.length) {
+    checks.appendChild(el("li", "", m === "llm" ? "Checks: every number and name is in the source."
+      : "Checks: the sentences are the article's own; the translations' number checks are shown by each paragraph."));
+  }
 }
 
 // Translation warnings name their paragraph ("paragraph 3: …"): shown next to it.
@@ -204,7 +212,7 @@ async function submit(e) {
       }
     }
     if (buf.trim()) handle(JSON.parse(buf));
-    $("results").focus();
+    $("results").focus({ preventScroll: true });
   } catch (err) {
     status(err.name === "AbortError" ? "Stopped." : "Failed: " + err.message, err.name !== "AbortError");
   } finally {
