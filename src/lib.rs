@@ -8,6 +8,8 @@ pub mod batch;
 pub mod cli;
 pub mod error;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod llm;
 pub mod models;
 pub mod output;
