@@ -50,7 +50,8 @@ def legacy(state):
 
 
 def model_dir(tmp, variant, name, data):
-    d = tmp / f"model-{name}"
+    d = pathlib.Path(tempfile.mkdtemp(dir=tmp, prefix=f"model-{variant}-"))
+    shutil.rmtree(d)
     shutil.copytree(ROOT / "tests/fixtures/marian" / variant, d)
     other = "pytorch_model.bin" if name == "model.safetensors" else "model.safetensors"
     (d / other).unlink()
@@ -84,9 +85,9 @@ def cases(tmp):
     out.append(("a 10,000-word sentence (`clean`)", p, ["clean", p]))
     out.append(
         (
-            "a 10,000-word sentence (`translate`, tiny-a, greedy)",
+            "a 10,000-word sentence (`translate --no-summary`, tiny-a, greedy)",
             p,
-            ["translate", "--beams", "1", "--summarizer", "extractive", "--model", ROOT / "tests/fixtures/marian/tiny-a", p],
+            ["translate", "--beams", "1", "--no-summary", "--model", ROOT / "tests/fixtures/marian/tiny-a", p],
         )
     )
     for name, data in [

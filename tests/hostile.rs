@@ -250,8 +250,13 @@ fn the_default_llm_falls_back_and_says_why() {
     assert_clear_error(&o, "qwen2.5", &["no LLM for the summary", "config.json", "Marian"]);
 }
 
-/// A GGUF header with one tensor of the given dimensions and F32 type, and `extra` metadata.
+/// A GGUF header with one tensor of the given dimensions and F32 type, maybe an alignment.
 fn gguf(dims: &[u64], alignment: Option<u32>) -> Vec<u8> {
+    gguf_with(dims, alignment, &[])
+}
+
+/// The same with extra u64 metadata entries.
+fn gguf_with(dims: &[u64], alignment: Option<u32>, extra: &[(&str, u64)]) -> Vec<u8> {
     let mut b = Vec::new();
     let s = |b: &mut Vec<u8>, t: &str| {
         b.extend((t.len() as u64).to_le_bytes());
@@ -260,7 +265,7 @@ fn gguf(dims: &[u64], alignment: Option<u32>) -> Vec<u8> {
     b.extend(b"GGUF");
     b.extend(3u32.to_le_bytes());
     b.extend(1u64.to_le_bytes()); // tensors
-    b.extend((1 + u64::from(alignment.is_some())).to_le_bytes()); // metadata entries
+    b.extend((1 + u64::from(alignment.is_some()) + extra.len() as u64).to_le_bytes()); // metadata entries
     s(&mut b, "general.architecture");
     b.extend(8u32.to_le_bytes());
     s(&mut b, "llama");
@@ -268,6 +273,11 @@ fn gguf(dims: &[u64], alignment: Option<u32>) -> Vec<u8> {
         s(&mut b, "general.alignment");
         b.extend(4u32.to_le_bytes());
         b.extend(a.to_le_bytes());
+    }
+    for (k, v) in extra {
+        s(&mut b, k);
+        b.extend(10u32.to_le_bytes());
+        b.extend(v.to_le_bytes());
     }
     s(&mut b, "token_embd.weight");
     b.extend((dims.len() as u32).to_le_bytes());
@@ -283,7 +293,13 @@ fn gguf(dims: &[u64], alignment: Option<u32>) -> Vec<u8> {
 #[test]
 fn gguf_headers_that_lie_about_sizes_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&str, Vec<u8>, &str); 4] = [
+    let layers = [
+        ("llama.attention.head_count", 2),
+        ("llama.embedding_length", 16),
+        ("llama.block_count", 1 << 40),
+    ];
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("layers.gguf", gguf_with(&[16], None, &layers), "implausible model shape"),
         ("huge.gguf", gguf(&[1 << 30, 1 << 30], None), "truncated"),
         ("overflow.gguf", gguf(&[1 << 40, 1 << 40], None), "64 bits"),
         ("align.gguf", gguf(&[16], Some(0)), "alignment"),
