@@ -153,7 +153,7 @@ pub struct ModelArgs {
         long,
         value_name = "REPO/FILE|PATH",
         env = "WARTA_LLM",
-        default_value = "Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf"
+        default_value = crate::llm::DEFAULT_LLM
     )]
     pub llm: String,
     /// Beam size for Marian (1 = greedy).

@@ -10,6 +10,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod llm;
 pub mod models;
 pub mod output;

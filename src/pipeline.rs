@@ -62,16 +62,23 @@ impl Engines {
         let needs_llm = models.translator == TranslatorKind::Llm
             || (wants_summary && summary.summarizer == SummarizerKind::Llm);
         let mut warnings = Vec::new();
+        // Why the automatic summarizer fell back to the extractive method, if it did.
+        let mut fell_back = None;
         let llm = if needs_llm {
             Some(load_llm(models, &hub)?)
         } else if wants_summary && summary.summarizer == SummarizerKind::Auto {
             match load_llm(models, &hub) {
                 Ok(m) => Some(m),
+                // A model the user named is what they want: its failure is the error, not a reason
+                // to quietly summarise another way.
+                Err(e) if models.llm != crate::llm::DEFAULT_LLM => return Err(e),
                 Err(e) => {
+                    let why = format!("no LLM for the summary: the default model could not be loaded ({e})");
                     warnings.push(format!(
-                        "no LLM for the summary ({e}); writing an extractive summary instead \
-                         (choose explicitly with --summarizer extractive)"
+                        "{why}; writing an extractive summary instead (choose explicitly with \
+                         --summarizer extractive, or name a model with --llm)"
                     ));
+                    fell_back = Some(why);
                     None
                 }
             }
@@ -81,7 +88,16 @@ impl Engines {
         // Summary-only mode needs a translator only for the extractive method's chosen sentences.
         let translator: Option<Box<dyn Translator>> = match (mode, models.translator, &llm) {
             (Mode::SummaryOnly, _, Some(_)) => None,
-            (_, TranslatorKind::Marian, _) => Some(build_marian(models, &hub)?),
+            (_, TranslatorKind::Marian, _) => match (build_marian(models, &hub), fell_back) {
+                (Ok(t), _) => Some(t),
+                (Err(e), None) => return Err(e),
+                (Err(e), Some(why)) => {
+                    return Err(Error::NoFallback {
+                        why,
+                        source: Box::new(e),
+                    })
+                }
+            },
             (_, TranslatorKind::Llm, Some(m)) => Some(build_llm_translator(models, m.clone())?),
             (_, TranslatorKind::Llm, None) => {
                 return Err(Error::Internal("--translator llm without an LLM"))

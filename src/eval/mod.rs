@@ -9,7 +9,7 @@
 
 pub mod bleu;
 pub mod chrf;
-mod input;
+pub(crate) mod input;
 mod pystr;
 mod report;
 mod run;
