@@ -257,6 +257,7 @@ async fn run(state: &super::AppState, r: ArticleRequest, mode: Mode) -> Result<R
         }
     }
     let stream = r.stream;
+    let timeout_s = state.queue.timeout().as_secs();
     let first = frame(
         stream,
         "article",
@@ -301,10 +302,14 @@ async fn run(state: &super::AppState, r: ArticleRequest, mode: Mode) -> Result<R
                     let e = ApiError::from(e);
                     frame(stream, "error", &json!({"error": e.message, "status": e.status.as_u16()}))
                 }
-                Ok(Some(Update::Texts(_))) | Ok(None) | Err(_) => frame(
+                Err(_) => {
+                    let e = ApiError::from(super::worker::JobError::Deadline(timeout_s));
+                    frame(stream, "error", &json!({"error": e.message, "status": 503}))
+                }
+                Ok(Some(Update::Texts(_))) | Ok(None) => frame(
                     stream,
                     "error",
-                    &json!({"error": "the worker stopped or the deadline passed", "status": 503}),
+                    &json!({"error": "Cannot translate text: the worker stopped", "status": 500}),
                 ),
             };
             Some((Ok(out), (None, None, sources)))
