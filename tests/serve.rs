@@ -348,7 +348,7 @@ fn queue_concurrency_and_cancellation() {
     let mut s = Server::start(&["--summarizer", "extractive", "--queue", "2"]);
     let before = s.rss_kb();
     // Occupy the worker and the queue with long jobs from clients that go away early.
-    let slow = json!({"q": long_text(3000), "source": "id", "target": "en"}).to_string();
+    let slow = json!({"q": long_text(8000), "source": "id", "target": "en"}).to_string();
     let port = s.port;
     let mut gone = Vec::new();
     for _ in 0..3 {
