@@ -69,7 +69,7 @@ pub fn segment(s: &str) {
 /// The number and name checks of the summary guard and the translation check: `data` is split into
 /// a "source" and a "summary" at the first NUL.
 pub fn checks(data: &str) {
-    use crate::summarize::guard;
+    use crate::checks as guard;
     let (source, summary) = data.split_once('\0').unwrap_or((data, ""));
     let _ = guard::check(summary, &[source]);
     let _ = guard::number_mismatches(source, summary);

@@ -5,7 +5,9 @@
 
 pub mod article;
 pub mod batch;
+pub mod checks;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod eval;
 #[doc(hidden)]
@@ -19,4 +21,5 @@ pub mod render;
 pub mod summarize;
 pub mod translate;
 
+pub use config::{EngineOptions, SummarizerKind, SummaryOptions, TranslatorKind};
 pub use error::{Error, Result};

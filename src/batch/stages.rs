@@ -28,7 +28,7 @@ use super::shard::Shard;
 use super::walk::{self, Found, Input};
 use super::BatchError;
 use crate::article::Article;
-use crate::cli::Format;
+use crate::render::Format;
 use crate::pipeline::{Document, Engines, Mode};
 use crate::translate::{article_segments, assemble_translation, Translation};
 
