@@ -68,10 +68,12 @@ impl Driver {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
         }}});
-        let r = request(port, "POST", "/session", &[("Content-Type", "application/json")], caps.to_string().as_bytes(), Duration::from_secs(60));
+        // Built before the session exists, so a failure below still stops chromedriver (and its browser).
+        let mut d = Driver { child, port, session: String::new(), _profile: profile };
+        let r = request(port, "POST", "/session", &[("Content-Type", "application/json")], caps.to_string().as_bytes(), Duration::from_secs(120));
         let v = r.json();
-        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
-        Driver { child, port, session, _profile: profile }
+        d.session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_string();
+        d
     }
 
     fn call(&self, method: &str, path: &str, body: Value) -> Value {
