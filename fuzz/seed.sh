@@ -55,6 +55,8 @@ text = "\n".join(json.dumps(dict(line, status=st)) for st in ["ok","failed","ski
 pathlib.Path('corpus/manifest/manifest.jsonl').write_text(text)
 for f in (root / 'tests/fixtures/eval').glob('*.hyp'):
     ref = f.with_suffix('.ref')
+    if not ref.exists():
+        continue
     pathlib.Path(f'corpus/eval_input/{f.stem}.pair').write_bytes(f.read_bytes() + b'\0' + ref.read_bytes())
 PY
 echo "seeded: $(ls corpus | wc -l) targets"
