@@ -172,86 +172,104 @@ impl Quad for Q4Kx4 {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dot4_avx2<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
-        use std::arch::x86_64::*;
-        let low = _mm256_set1_epi8(0x0F);
-        let mut acc = [[_mm256_setzero_ps(); 4]; M];
-        // The mins' share, -dmin·Σ m·(sum of 32 activations), per activation row for the four
-        // weight rows at once.
-        let mut offsets = [_mm_setzero_ps(); M];
-        let span = super::avx2::span::<M>(QK_K);
-        for start in (0..w.len()).step_by(span) {
-            let blocks = start..w.len().min(start + span);
-            super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
+        q4k_dot4(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    unsafe fn dot4_avxvnni<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+        q4k_dot4(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn dot4_avx512<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+        q4k_dot4(w, y)
+    }
+}
+
+/// [`Quad::dot4_avx2`] of [`Q4Kx4`], inlined into each kernel's function with that kernel's CPU
+/// features (with AVX-512 VL it may use 32 vector registers).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn q4k_dot4<const M: usize>(w: &[Q4Kx4], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+    use std::arch::x86_64::*;
+    let low = _mm256_set1_epi8(0x0F);
+    let mut acc = [[_mm256_setzero_ps(); 4]; M];
+    // The mins' share, -dmin·Σ m·(sum of 32 activations), per activation row for the four
+    // weight rows at once.
+    let mut offsets = [_mm_setzero_ps(); M];
+    let span = super::avx2::span::<M>(QK_K);
+    for start in (0..w.len()).step_by(span) {
+        let blocks = start..w.len().min(start + span);
+        super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
+        for b in blocks.clone() {
+            let quad = w.get_unchecked(b);
+            let mins = quad.mins.as_ptr() as *const __m128i;
+            let mins01 = _mm256_cvtepu8_epi16(_mm_loadu_si128(mins));
+            let mins23 = _mm256_cvtepu8_epi16(_mm_loadu_si128(mins.add(1)));
+            let dmin = _mm_loadu_ps(quad.dmin.as_ptr());
+            for (offset, y) in offsets.iter_mut().zip(&y) {
+                let y = y.get_unchecked(b);
+                let bsums = _mm256_loadu_si256(y.bsums.as_ptr() as *const __m256i);
+                let lo = _mm256_castsi256_si128(bsums);
+                let ysums = _mm_hadd_epi16(lo, _mm256_extracti128_si256(bsums, 1));
+                let ysums = _mm256_broadcastsi128_si256(ysums);
+                // Lanes: rows 0 and 2, then rows 1 and 3, each summed down to one value.
+                let t = _mm256_hadd_epi32(
+                    _mm256_madd_epi16(mins01, ysums),
+                    _mm256_madd_epi16(mins23, ysums),
+                );
+                let t = _mm256_hadd_epi32(t, t);
+                let rows =
+                    _mm_unpacklo_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+                let dmin = _mm_mul_ps(dmin, _mm_set1_ps(-y.d));
+                *offset = _mm_fmadd_ps(dmin, _mm_cvtepi32_ps(rows), *offset);
+            }
+        }
+        for r in 0..4 {
+            // Weight row r's sums over the span, kept in registers.
+            let mut row = [_mm256_setzero_ps(); M];
             for b in blocks.clone() {
                 let quad = w.get_unchecked(b);
-                let mins = quad.mins.as_ptr() as *const __m128i;
-                let mins01 = _mm256_cvtepu8_epi16(_mm_loadu_si128(mins));
-                let mins23 = _mm256_cvtepu8_epi16(_mm_loadu_si128(mins.add(1)));
-                let dmin = _mm_loadu_ps(quad.dmin.as_ptr());
-                for (offset, y) in offsets.iter_mut().zip(&y) {
-                    let y = y.get_unchecked(b);
-                    let bsums = _mm256_loadu_si256(y.bsums.as_ptr() as *const __m256i);
-                    let lo = _mm256_castsi256_si128(bsums);
-                    let ysums = _mm_hadd_epi16(lo, _mm256_extracti128_si256(bsums, 1));
-                    let ysums = _mm256_broadcastsi128_si256(ysums);
-                    // Lanes: rows 0 and 2, then rows 1 and 3, each summed down to one value.
-                    let t = _mm256_hadd_epi32(
-                        _mm256_madd_epi16(mins01, ysums),
-                        _mm256_madd_epi16(mins23, ysums),
-                    );
-                    let t = _mm256_hadd_epi32(t, t);
-                    let rows = _mm_unpacklo_epi32(
-                        _mm256_castsi256_si128(t),
-                        _mm256_extracti128_si256(t, 1),
-                    );
-                    let dmin = _mm_mul_ps(dmin, _mm_set1_ps(-y.d));
-                    *offset = _mm_fmadd_ps(dmin, _mm_cvtepi32_ps(rows), *offset);
-                }
-            }
-            for r in 0..4 {
-                // Weight row r's sums over the span, kept in registers.
-                let mut row = [_mm256_setzero_ps(); M];
-                for b in blocks.clone() {
-                    let quad = w.get_unchecked(b);
-                    let scales = _mm_loadl_epi64(quad.scales[r].as_ptr() as *const __m128i);
-                    let scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales));
-                    let mut sums = [_mm256_setzero_si256(); M];
-                    for c in 0..super::avx2::chunks::<M>(4) {
-                        let bits = quad.qs[r].as_ptr().add(32 * c);
-                        let bits = _mm256_loadu_si256(bits as *const __m256i);
-                        let qlo = _mm256_and_si256(bits, low);
-                        let qhi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low);
-                        let slo = _mm256_shuffle_epi8(scales, avx2::lane16(2 * c));
-                        let shi = _mm256_shuffle_epi8(scales, avx2::lane16(2 * c + 1));
-                        for (sum, y) in sums.iter_mut().zip(&y) {
-                            let y = y.get_unchecked(b).qs.as_ptr().add(64 * c);
-                            let ylo = _mm256_loadu_si256(y as *const __m256i);
-                            let yhi = _mm256_loadu_si256(y.add(32) as *const __m256i);
-                            let plo = _mm256_madd_epi16(slo, _mm256_maddubs_epi16(qlo, ylo));
-                            let phi = _mm256_madd_epi16(shi, _mm256_maddubs_epi16(qhi, yhi));
-                            *sum = _mm256_add_epi32(*sum, _mm256_add_epi32(plo, phi));
-                        }
-                    }
-                    for a in 0..M {
-                        let d = _mm256_set1_ps(quad.d[r] * y[a].get_unchecked(b).d);
-                        row[a] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sums[a]), row[a]);
+                let scales = _mm_loadl_epi64(quad.scales[r].as_ptr() as *const __m128i);
+                let scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales));
+                let mut sums = [_mm256_setzero_si256(); M];
+                for c in 0..super::avx2::chunks::<M>(4) {
+                    let bits = quad.qs[r].as_ptr().add(32 * c);
+                    let bits = _mm256_loadu_si256(bits as *const __m256i);
+                    let qlo = _mm256_and_si256(bits, low);
+                    let qhi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low);
+                    let slo = _mm256_shuffle_epi8(scales, avx2::lane16(2 * c));
+                    let shi = _mm256_shuffle_epi8(scales, avx2::lane16(2 * c + 1));
+                    for (sum, y) in sums.iter_mut().zip(&y) {
+                        let y = y.get_unchecked(b).qs.as_ptr().add(64 * c);
+                        let ylo = _mm256_loadu_si256(y as *const __m256i);
+                        let yhi = _mm256_loadu_si256(y.add(32) as *const __m256i);
+                        let plo = _mm256_madd_epi16(slo, _mm256_maddubs_epi16(qlo, ylo));
+                        let phi = _mm256_madd_epi16(shi, _mm256_maddubs_epi16(qhi, yhi));
+                        *sum = _mm256_add_epi32(*sum, _mm256_add_epi32(plo, phi));
                     }
                 }
-                for (acc, row) in acc.iter_mut().zip(row) {
-                    acc[r] = _mm256_add_ps(acc[r], row);
+                for a in 0..M {
+                    let d = _mm256_set1_ps(quad.d[r] * y[a].get_unchecked(b).d);
+                    row[a] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sums[a]), row[a]);
                 }
             }
-        }
-        let mut out = super::avx2::sums_m(acc);
-        for (out, offset) in out.iter_mut().zip(offsets) {
-            let mut o = [0f32; 4];
-            _mm_storeu_ps(o.as_mut_ptr(), offset);
-            for (out, o) in out.iter_mut().zip(o) {
-                *out += o;
+            for (acc, row) in acc.iter_mut().zip(row) {
+                acc[r] = _mm256_add_ps(acc[r], row);
             }
         }
-        out
     }
+    let mut out = super::avx2::sums_m(acc);
+    for (out, offset) in out.iter_mut().zip(offsets) {
+        let mut o = [0f32; 4];
+        _mm_storeu_ps(o.as_mut_ptr(), offset);
+        for (out, o) in out.iter_mut().zip(o) {
+            *out += o;
+        }
+    }
+    out
 }
 
 /// Q6_K: per 16-wide sub-block `s`, `w = d * sc[s] * (q - 32)` with 6-bit `q` and 8-bit signed `sc`.
@@ -324,84 +342,102 @@ impl Quad for Q6Kx4 {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dot4_avx2<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
-        use std::arch::x86_64::*;
-        let low = _mm256_set1_epi8(0x0F);
-        let high = _mm256_set1_epi8(0x30);
-        let mut acc = [[_mm256_setzero_ps(); 4]; M];
-        let span = super::avx2::span::<M>(QK_K);
-        for start in (0..w.len()).step_by(span) {
-            let blocks = start..w.len().min(start + span);
-            super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
-            for r in 0..4 {
-                // Weight row r's sums over the span, kept in registers.
-                let mut row = [_mm256_setzero_ps(); M];
-                for b in blocks.clone() {
-                    let quad = w.get_unchecked(b);
-                    let mut ys = [&Q8KAct::ZERO; M];
-                    for a in 0..M {
-                        ys[a] = y[a].get_unchecked(b);
-                    }
-                    let scales = _mm_loadu_si128(quad.scales[r].as_ptr() as *const __m128i);
-                    // Σ sc·(q - 32)·y = Σ sc·q·y - 32·Σ sc·bsum: start from the offset's share.
-                    let wide = _mm256_cvtepi8_epi16(scales);
-                    let mut sums = [_mm256_setzero_si256(); M];
-                    for (sum, y) in sums.iter_mut().zip(ys) {
-                        let bsums = _mm256_loadu_si256(y.bsums.as_ptr() as *const __m256i);
-                        *sum = _mm256_sub_epi32(
-                            *sum,
-                            _mm256_slli_epi32(_mm256_madd_epi16(wide, bsums), 5),
-                        );
-                    }
-                    for half in 0..super::avx2::chunks::<M>(2) {
-                        let ql = quad.ql[r].as_ptr().add(64 * half);
-                        let lo = _mm256_loadu_si256(ql as *const __m256i);
-                        let hi = _mm256_loadu_si256(ql.add(32) as *const __m256i);
-                        let qh = quad.qh[r].as_ptr().add(32 * half);
-                        let qh = _mm256_loadu_si256(qh as *const __m256i);
-                        let qs = [
-                            _mm256_or_si256(
-                                _mm256_and_si256(lo, low),
-                                _mm256_and_si256(_mm256_slli_epi16(qh, 4), high),
-                            ),
-                            _mm256_or_si256(
-                                _mm256_and_si256(hi, low),
-                                _mm256_and_si256(_mm256_slli_epi16(qh, 2), high),
-                            ),
-                            _mm256_or_si256(
-                                _mm256_and_si256(_mm256_srli_epi16(lo, 4), low),
-                                _mm256_and_si256(qh, high),
-                            ),
-                            _mm256_or_si256(
-                                _mm256_and_si256(_mm256_srli_epi16(hi, 4), low),
-                                _mm256_and_si256(_mm256_srli_epi16(qh, 2), high),
-                            ),
-                        ];
-                        for (i, q) in qs.into_iter().enumerate() {
-                            // Run i of this half spans sub-blocks 8·half + 2i and the next.
-                            let sc = _mm_shuffle_epi8(scales, avx2::bytes8(4 * half + i));
-                            let sc = _mm256_cvtepi8_epi16(sc);
-                            for (sum, y) in sums.iter_mut().zip(ys) {
-                                let y = y.qs.as_ptr().add(128 * half + 32 * i);
-                                let p = _mm256_maddubs_epi16(
-                                    q,
-                                    _mm256_loadu_si256(y as *const __m256i),
-                                );
-                                *sum = _mm256_add_epi32(*sum, _mm256_madd_epi16(sc, p));
-                            }
+        q6k_dot4(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    unsafe fn dot4_avxvnni<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+        q6k_dot4(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn dot4_avx512<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+        q6k_dot4(w, y)
+    }
+}
+
+/// [`Quad::dot4_avx2`] of [`Q6Kx4`], inlined into each kernel's function with that kernel's CPU
+/// features (with AVX-512 VL it may use 32 vector registers).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn q6k_dot4<const M: usize>(w: &[Q6Kx4], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+    use std::arch::x86_64::*;
+    let low = _mm256_set1_epi8(0x0F);
+    let high = _mm256_set1_epi8(0x30);
+    let mut acc = [[_mm256_setzero_ps(); 4]; M];
+    let span = super::avx2::span::<M>(QK_K);
+    for start in (0..w.len()).step_by(span) {
+        let blocks = start..w.len().min(start + span);
+        super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
+        for r in 0..4 {
+            // Weight row r's sums over the span, kept in registers.
+            let mut row = [_mm256_setzero_ps(); M];
+            for b in blocks.clone() {
+                let quad = w.get_unchecked(b);
+                let mut ys = [&Q8KAct::ZERO; M];
+                for a in 0..M {
+                    ys[a] = y[a].get_unchecked(b);
+                }
+                let scales = _mm_loadu_si128(quad.scales[r].as_ptr() as *const __m128i);
+                // Σ sc·(q - 32)·y = Σ sc·q·y - 32·Σ sc·bsum: start from the offset's share.
+                let wide = _mm256_cvtepi8_epi16(scales);
+                let mut sums = [_mm256_setzero_si256(); M];
+                for (sum, y) in sums.iter_mut().zip(ys) {
+                    let bsums = _mm256_loadu_si256(y.bsums.as_ptr() as *const __m256i);
+                    *sum = _mm256_sub_epi32(
+                        *sum,
+                        _mm256_slli_epi32(_mm256_madd_epi16(wide, bsums), 5),
+                    );
+                }
+                for half in 0..super::avx2::chunks::<M>(2) {
+                    let ql = quad.ql[r].as_ptr().add(64 * half);
+                    let lo = _mm256_loadu_si256(ql as *const __m256i);
+                    let hi = _mm256_loadu_si256(ql.add(32) as *const __m256i);
+                    let qh = quad.qh[r].as_ptr().add(32 * half);
+                    let qh = _mm256_loadu_si256(qh as *const __m256i);
+                    let qs = [
+                        _mm256_or_si256(
+                            _mm256_and_si256(lo, low),
+                            _mm256_and_si256(_mm256_slli_epi16(qh, 4), high),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(hi, low),
+                            _mm256_and_si256(_mm256_slli_epi16(qh, 2), high),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(_mm256_srli_epi16(lo, 4), low),
+                            _mm256_and_si256(qh, high),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(_mm256_srli_epi16(hi, 4), low),
+                            _mm256_and_si256(_mm256_srli_epi16(qh, 2), high),
+                        ),
+                    ];
+                    for (i, q) in qs.into_iter().enumerate() {
+                        // Run i of this half spans sub-blocks 8·half + 2i and the next.
+                        let sc = _mm_shuffle_epi8(scales, avx2::bytes8(4 * half + i));
+                        let sc = _mm256_cvtepi8_epi16(sc);
+                        for (sum, y) in sums.iter_mut().zip(ys) {
+                            let y = y.qs.as_ptr().add(128 * half + 32 * i);
+                            let p =
+                                _mm256_maddubs_epi16(q, _mm256_loadu_si256(y as *const __m256i));
+                            *sum = _mm256_add_epi32(*sum, _mm256_madd_epi16(sc, p));
                         }
                     }
-                    for a in 0..M {
-                        let d = _mm256_set1_ps(quad.d[r] * ys[a].d);
-                        row[a] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sums[a]), row[a]);
-                    }
                 }
-                for (acc, row) in acc.iter_mut().zip(row) {
-                    acc[r] = _mm256_add_ps(acc[r], row);
+                for a in 0..M {
+                    let d = _mm256_set1_ps(quad.d[r] * ys[a].d);
+                    row[a] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sums[a]), row[a]);
                 }
             }
+            for (acc, row) in acc.iter_mut().zip(row) {
+                acc[r] = _mm256_add_ps(acc[r], row);
+            }
         }
-        super::avx2::sums_m(acc)
     }
+    super::avx2::sums_m(acc)
 }
 
 #[cfg(target_arch = "x86_64")]
