@@ -190,8 +190,8 @@ def main():
             print("| %s | %.1f | %s | %.1f | %.2fx |" % (name, wall, shown, one, wall / one))
             everything["models"].setdefault(name, {})["summarize"] = {
                 "wall_s": wall, "timings": doc.get("timings"), "llama_cpp_one_pass_s": one,
-                "summary": (doc.get("summary") or {}).get("text"), "llama_cpp": l}
-            print("  summary: %s" % (doc.get("summary") or {}).get("text"))
+                "summary": doc.get("summary"), "llama_cpp": l}
+            print("  summary: %s" % doc.get("summary"))
     print()
     print("load average at end %s" % load_average())
     if args.json:
