@@ -9,7 +9,13 @@ parsed, no BOS: the template writes any BOS itself), prefills it in one batch, t
 same number of tokens greedily one at a time (end of turn does not stop it), and prints prefill and
 generation tokens/s measured the same way as warta: prompt tokens / prefill time, and decoding
 steps after the first token / their time, both per second of wall clock and per second of the
-process's CPU time (with --threads 1 the fair comparison on a machine shared with other work). Needs: pip install llama-cpp-python numpy
+process's CPU time (with --threads 1 the fair comparison on a machine shared with other work).
+
+--generate N generates N tokens instead of warta's count. --margin compares the greedy token ids
+with warta's (`tokens` of its report) and, where they part, evaluates the common prefix again to
+report llama.cpp's logits for its own choice and for warta's there (the margin of a near-tie).
+scripts/bench_llm_vs_llama_cpp.py runs both engines alternately. Needs: pip install
+llama-cpp-python numpy
 """
 import argparse
 import json
@@ -25,10 +31,12 @@ def main():
     ap.add_argument("warta_json")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--generate", type=int, help="tokens to generate (default: as many as warta)")
+    ap.add_argument("--margin", action="store_true", help="compare token ids with warta's")
     args = ap.parse_args()
     with open(args.warta_json, encoding="utf-8") as f:
         report = json.load(f)
-    prompt, n_gen = report["prompt"], report["generated_tokens"]
+    prompt, n_gen = report["prompt"], args.generate or report["generated_tokens"]
 
     llm = Llama(
         model_path=args.model,
@@ -74,6 +82,23 @@ def main():
             "text": llm.detokenize(out).decode("utf-8", "replace"),
         }
         result["same_text_as_warta"] = result["text"].strip() == report["text"].strip()
+        theirs = report.get("tokens")
+        if args.margin and theirs is not None:
+            result["same_tokens_as_warta"] = out == theirs
+            at = next((i for i, (a, b) in enumerate(zip(out, theirs)) if a != b), None)
+            if at is not None:
+                llm.reset()
+                llm.eval(ids + out[:at])
+                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))
+                mine, other = out[at], theirs[at]
+                result["divergence"] = {
+                    "index": at,
+                    "llama_cpp_token": llm.detokenize([mine]).decode("utf-8", "replace"),
+                    "warta_token": llm.detokenize([other]).decode("utf-8", "replace"),
+                    "llama_cpp_logit": float(logits[mine]),
+                    "warta_token_logit": float(logits[other]),
+                    "margin": float(logits[mine] - logits[other]),
+                }
         print(json.dumps(result, ensure_ascii=False))
 
 

@@ -587,6 +587,22 @@ fn warn_document(global: &GlobalArgs, doc: &crate::pipeline::Document) {
     if let Some(s) = &doc.summary {
         warn(global, &s.warnings);
     }
+    if global.verbose > 0 && !global.quiet {
+        let calls = &doc.timings.llm_calls;
+        for (i, c) in calls.iter().enumerate() {
+            eprintln!(
+                "warta: LLM call {}/{}: {} prompt tokens ({} reused from the previous call), prefill \
+                 {:.2} s; {} tokens generated in {:.2} s",
+                i + 1,
+                calls.len(),
+                c.prompt_tokens,
+                c.reused_tokens,
+                c.prefill_s,
+                c.generated_tokens,
+                c.generation_s
+            );
+        }
+    }
 }
 
 fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {

@@ -37,6 +37,10 @@ pub struct Timings {
     pub translate_s: f64,
     pub summarize_s: f64,
     pub total_s: f64,
+    /// Each LLM chat of the article, in order: prompt tokens, those reused from the previous chat's
+    /// KV cache, prefill and generation time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub llm_calls: Vec<crate::llm::LlmCall>,
 }
 
 /// One processed article.
@@ -171,6 +175,7 @@ pub fn finish(
                 .map(|t| t as &mut dyn Translator);
             let summary = s.summarize(&request, translator)?;
             timings.summarize_s = started.elapsed().as_secs_f64();
+            timings.llm_calls = s.take_llm_calls();
             (Some(summary), s.llm_id())
         }
         None => (None, None),

@@ -569,6 +569,7 @@ pub(crate) mod fake {
                 generated_tokens: text.split_whitespace().count(),
                 text,
                 prompt_tokens: 0,
+                reused_tokens: 0,
                 prefill_seconds: 0.0,
                 generation_seconds: 0.0,
                 stop: StopReason::EndOfTurn,

@@ -73,6 +73,17 @@ fn summarize_writes_a_checked_english_summary() {
     ] {
         assert!(keys.contains(&k), "{k} missing from {keys:?}");
     }
+    // Each LLM call's figures: prompt tokens, those reused from the previous call's KV cache, and
+    // the time of each phase.
+    let calls = v["timings"]["llm_calls"].as_array().expect("llm_calls");
+    assert!(!calls.is_empty(), "{v:#}");
+    for c in calls {
+        let prompt = c["prompt_tokens"].as_u64().unwrap();
+        assert!(prompt > 0 && c["reused_tokens"].as_u64().unwrap() < prompt, "{c}");
+        assert!(c["prefill_s"].as_f64().unwrap() > 0.0, "{c}");
+        assert!(c["generation_s"].as_f64().unwrap() >= 0.0, "{c}");
+        assert!(c["generated_tokens"].is_u64(), "{c}");
+    }
 }
 
 #[test]

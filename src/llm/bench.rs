@@ -70,8 +70,13 @@ pub struct BenchReport {
     pub generation_tokens_per_cpu_second: Option<f64>,
     /// Load average when the measurement ended (`/proc/loadavg`), to judge how quiet the machine was.
     pub load_average: Option<String>,
+    /// The CPU (`model name` of /proc/cpuinfo) and the kernels chosen for it.
+    pub cpu: String,
+    pub kernels: String,
     /// What the model wrote (the first tokens of its summary).
     pub text: String,
+    /// Its token ids, to compare with another engine's greedy choices.
+    pub tokens: Vec<u32>,
     /// The rendered prompt, so other engines can be measured on exactly the same text.
     pub prompt: String,
 }
@@ -110,9 +115,25 @@ pub fn run(spec: &FileSpec, hub: &Hub, opts: &LoadOptions) -> Result<BenchReport
         load_average: std::fs::read_to_string("/proc/loadavg")
             .ok()
             .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")),
+        cpu: cpu_name(),
+        kernels: super::gemv::kernels().to_string(),
         text: engine.tokenizer().decode(&run.tokens)?,
+        tokens: run.tokens.clone(),
         prompt: prompt_text,
     })
+}
+
+/// The CPU's name as /proc/cpuinfo gives it, or "unknown".
+pub fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 impl BenchReport {
@@ -123,11 +144,13 @@ impl BenchReport {
                 .unwrap_or_default()
         };
         format!(
-            "model       {}\ntokenizer   {}\nthreads     {}\nload        {:.2} s\n\
+            "model       {}\ntokenizer   {}\ncpu         {} ({} kernels)\nthreads     {}\nload        {:.2} s\n\
              prefill     {} tokens in {:.2} s = {:.1} tok/s{}\n\
              generation  {} tokens in {:.2} s = {:.1} tok/s{}\nload avg    {}\noutput      {}\n",
             self.model,
             self.tokenizer,
+            self.cpu,
+            self.kernels,
             self.threads,
             self.load_seconds,
             self.prompt_tokens,

@@ -85,11 +85,26 @@ struct Linear {
 
 impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.w.forward(x)?;
+        self.bias(self.w.forward(x)?)
+    }
+
+    fn bias(&self, y: Tensor) -> Result<Tensor> {
         match &self.b {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
         }
+    }
+
+    /// Several linear layers of the same input in one pass where their weights allow it.
+    fn forward_all<const N: usize>(ls: [&Linear; N], x: &Tensor) -> Result<[Tensor; N]> {
+        let ys = Weight::forward_all(&ls.map(|l| &l.w), x)?;
+        let ys: Vec<Tensor> = ls
+            .iter()
+            .zip(ys)
+            .map(|(l, y)| l.bias(y))
+            .collect::<Result<_>>()?;
+        ys.try_into()
+            .map_err(|_| candle_core::Error::Msg("fused products: wrong count".into()))
     }
 }
 
@@ -371,9 +386,16 @@ impl Decoder {
 
     /// Forget the conversation (the buffers are kept for reuse).
     pub fn clear(&mut self) {
-        self.pos = 0;
+        self.truncate(0);
+    }
+
+    /// Keep the first `n` positions of the conversation and forget the rest: the next `forward`
+    /// continues after them. Keys and values depend only on the tokens up to their own position, so
+    /// what is kept is what a fresh run over those `n` tokens would compute.
+    pub fn truncate(&mut self, n: usize) {
+        self.pos = self.pos.min(n);
         for l in &mut self.layers {
-            l.cache.len = 0;
+            l.cache.len = l.cache.len.min(self.pos);
         }
     }
 
@@ -449,12 +471,15 @@ impl Decoder {
             }
             x = (x + a)?;
             let h = layer.ffn_norm.forward(&x)?;
-            let g = layer.gate.forward(&h)?;
+            let gu = Weight::forward_all(&[&layer.gate, &layer.up], &h)?;
+            let [g, u]: [Tensor; 2] = gu
+                .try_into()
+                .map_err(|_| candle_core::Error::Msg("fused products: wrong count".into()))?;
             let g = match hp.activation {
                 Activation::Silu => candle_nn::ops::silu(&g)?,
                 Activation::GeluTanh => g.gelu()?,
             };
-            let mut m = layer.down.forward(&(g * layer.up.forward(&h)?)?)?;
+            let mut m = layer.down.forward(&(g * u)?)?;
             if let Some(n) = &layer.post_ffn_norm {
                 m = n.forward(&m)?;
             }
@@ -477,9 +502,10 @@ impl Layer {
     ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let (nh, nkv, hd) = (hp.n_head, hp.n_kv_head, hp.head_dim);
-        let q = self.q.forward(x)?.reshape((b, t, nh, hd))?;
-        let k = self.k.forward(x)?.reshape((b, t, nkv, hd))?;
-        let v = self.v.forward(x)?.reshape((b, t, nkv, hd))?;
+        let [q, k, v] = Linear::forward_all([&self.q, &self.k, &self.v], x)?;
+        let q = q.reshape((b, t, nh, hd))?;
+        let k = k.reshape((b, t, nkv, hd))?;
+        let v = v.reshape((b, t, nkv, hd))?;
         let (q, k) = match (&self.q_norm, &self.k_norm) {
             (Some(qn), Some(kn)) => (qn.forward(&q)?, kn.forward(&k)?),
             _ => (q, k),

@@ -116,6 +116,92 @@ pub trait Quad: Copy + Send + Sync + 'static {
     /// The CPU has AVX2 and FMA, and each row of `y` is as long as `w`.
     #[cfg(target_arch = "x86_64")]
     unsafe fn dot4_avx2<const M: usize>(w: &[Self], y: [&[Self::Act]; M]) -> [[f32; 4]; M];
+    /// [`Quad::dot4_avx2`] with VEX-encoded VNNI (`vpdpbusd` for the byte products).
+    ///
+    /// # Safety
+    /// The CPU has AVX2, FMA and AVX-VNNI, and each row of `y` is as long as `w`.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn dot4_avxvnni<const M: usize>(w: &[Self], y: [&[Self::Act]; M]) -> [[f32; 4]; M];
+    /// [`Quad::dot4_avx2`] with AVX-512 (F, BW, VL: 32 vector registers) and AVX512-VNNI.
+    ///
+    /// # Safety
+    /// The CPU has AVX2, FMA, AVX-512 F/BW/VL and AVX512-VNNI, and each row of `y` is as long as `w`.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn dot4_avx512<const M: usize>(w: &[Self], y: [&[Self::Act]; M]) -> [[f32; 4]; M];
+}
+
+/// The kernels a matrix product runs, chosen at run time from the CPU's features (one binary for
+/// every x86-64 machine); tests force each one the machine can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Plain Rust: any CPU.
+    Portable,
+    /// AVX2 and FMA.
+    Avx2,
+    /// AVX2 with the VEX-encoded VNNI byte products (`avxvnni`, Intel since Alder Lake / Sapphire
+    /// Rapids).
+    AvxVnni,
+    /// AVX-512 F/BW/VL with AVX512-VNNI (EVEX `vpdpbusd`, 32 vector registers): Intel since Ice
+    /// Lake, AMD since Zen 4.
+    Avx512Vnni,
+}
+
+impl Kernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable",
+            Kernel::Avx2 => "avx2",
+            Kernel::AvxVnni => "avx-vnni",
+            Kernel::Avx512Vnni => "avx512-vnni",
+        }
+    }
+
+    /// Whether this CPU runs these kernels.
+    pub fn runs_here(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+            match self {
+                Kernel::Portable => true,
+                Kernel::Avx2 => avx2,
+                Kernel::AvxVnni => avx2 && is_x86_feature_detected!("avxvnni"),
+                Kernel::Avx512Vnni => {
+                    avx2 && is_x86_feature_detected!("avx512f")
+                        && is_x86_feature_detected!("avx512bw")
+                        && is_x86_feature_detected!("avx512vl")
+                        && is_x86_feature_detected!("avx512vnni")
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Kernel::Portable
+        }
+    }
+
+    /// Every kernel this CPU runs, the portable one first.
+    pub fn available() -> Vec<Kernel> {
+        [
+            Kernel::Portable,
+            Kernel::Avx2,
+            Kernel::AvxVnni,
+            Kernel::Avx512Vnni,
+        ]
+        .into_iter()
+        .filter(|k| k.runs_here())
+        .collect()
+    }
+
+    /// The fastest kernels this CPU runs.
+    pub fn best() -> Kernel {
+        static BEST: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Kernel::available().pop().unwrap_or(Kernel::Portable))
+    }
+}
+
+/// The name of the kernels this CPU runs (reports).
+pub fn kernels() -> &'static str {
+    Kernel::best().name()
 }
 
 /// `Σ a·b` over two blocks of 8-bit integers.
@@ -163,8 +249,21 @@ impl Quad for Q8_0x4 {
     }
 
     #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn dot4_avx2<const M: usize>(w: &[Self], y: [&[Q8_0Act]; M]) -> [[f32; 4]; M] {
-        avx2::dot4(w, y)
+        avx2::dot4::<avx2::Madd, _, M>(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    unsafe fn dot4_avxvnni<const M: usize>(w: &[Self], y: [&[Q8_0Act]; M]) -> [[f32; 4]; M] {
+        avx2::dot4::<avx2::AvxVnni, _, M>(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn dot4_avx512<const M: usize>(w: &[Self], y: [&[Q8_0Act]; M]) -> [[f32; 4]; M] {
+        avx2::dot4::<avx2::Vnni512, _, M>(w, y)
     }
 }
 
@@ -236,8 +335,21 @@ impl Quad for Q5_0x4 {
     }
 
     #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn dot4_avx2<const M: usize>(w: &[Self], y: [&[Q8_0Act]; M]) -> [[f32; 4]; M] {
-        avx2::dot4(w, y)
+        avx2::dot4::<avx2::Madd, _, M>(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    unsafe fn dot4_avxvnni<const M: usize>(w: &[Self], y: [&[Q8_0Act]; M]) -> [[f32; 4]; M] {
+        avx2::dot4::<avx2::AvxVnni, _, M>(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn dot4_avx512<const M: usize>(w: &[Self], y: [&[Q8_0Act]; M]) -> [[f32; 4]; M] {
+        avx2::dot4::<avx2::Vnni512, _, M>(w, y)
     }
 }
 
@@ -310,10 +422,50 @@ mod avx2 {
         fn scale(&self, r: usize) -> f32;
     }
 
+    /// `acc + Σ u·s` in each 32-bit lane over four unsigned by signed byte products: the one step the
+    /// AVX2 and VNNI kernels do differently. The same sums: AVX2's 16-bit pair sums saturate only
+    /// beyond 2·128·127, which the signed factors here (|s| ≤ 127) never reach.
+    pub trait Dot {
+        /// # Safety
+        /// The CPU has the instructions of the implementation.
+        unsafe fn dot(acc: __m256i, u: __m256i, s: __m256i) -> __m256i;
+    }
+
+    /// AVX2: `vpmaddubsw` then `vpmaddwd` by ones.
+    pub struct Madd;
+    impl Dot for Madd {
+        #[inline(always)]
+        unsafe fn dot(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+            let pairs = _mm256_maddubs_epi16(u, s);
+            _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+        }
+    }
+
+    /// VEX-encoded `vpdpbusd` (AVX-VNNI).
+    pub struct AvxVnni;
+    impl Dot for AvxVnni {
+        #[inline(always)]
+        unsafe fn dot(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+            _mm256_dpbusd_avx_epi32(acc, u, s)
+        }
+    }
+
+    /// EVEX-encoded `vpdpbusd` on 256-bit registers (AVX512-VNNI with VL).
+    pub struct Vnni512;
+    impl Dot for Vnni512 {
+        #[inline(always)]
+        unsafe fn dot(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+            _mm256_dpbusd_epi32(acc, u, s)
+        }
+    }
+
     /// [`Quad::dot4_avx2`] for the 32-wide types: each row's block unpacked once for all `M`
-    /// activation rows.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot4<Q: Ints, const M: usize>(w: &[Q], y: [&[Q8_0Act]; M]) -> [[f32; 4]; M] {
+    /// activation rows. Inlined into each kernel's function with that kernel's CPU features.
+    #[inline(always)]
+    pub unsafe fn dot4<D: Dot, Q: Ints, const M: usize>(
+        w: &[Q],
+        y: [&[Q8_0Act]; M],
+    ) -> [[f32; 4]; M] {
         let mut acc = [[_mm256_setzero_ps(); 4]; M];
         let span = span::<M>(super::QK);
         for start in (0..w.len()).step_by(span) {
@@ -326,7 +478,7 @@ mod avx2 {
                     for (acc, y) in acc.iter_mut().zip(&y) {
                         let y = y.get_unchecked(b);
                         let yq = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
-                        acc[r] = fma_block(acc[r], x, yq, quad.scale(r) * y.d);
+                        acc[r] = fma_block::<D>(acc[r], x, yq, quad.scale(r) * y.d);
                     }
                 }
             }
@@ -335,8 +487,7 @@ mod avx2 {
     }
 
     /// The horizontal sums of each activation row's four accumulators.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
+    #[inline(always)]
     pub unsafe fn sums_m<const M: usize>(acc: [[__m256; 4]; M]) -> [[f32; 4]; M] {
         let mut out = [[0f32; 4]; M];
         for (out, acc) in out.iter_mut().zip(acc) {
@@ -348,8 +499,7 @@ mod avx2 {
     /// With several rows of activations, brings a span of blocks into L1 whole before a kernel
     /// reads it one weight row at a time: from memory, row by row would read each block's cache
     /// lines out of order.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
+    #[inline(always)]
     pub unsafe fn prefetch_span<const M: usize, T>(blocks: &[T]) {
         if M > 1 {
             let at = blocks.as_ptr() as *const i8;
@@ -402,19 +552,16 @@ mod avx2 {
     }
 
     /// `acc + d * Σ x·y` over one block of 32 signed bytes each.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn fma_block(acc: __m256, x: __m256i, y: __m256i, d: f32) -> __m256 {
-        // maddubs multiplies unsigned by signed bytes: move x's sign onto y.
+    #[inline(always)]
+    pub unsafe fn fma_block<D: Dot>(acc: __m256, x: __m256i, y: __m256i, d: f32) -> __m256 {
+        // The byte products take unsigned by signed bytes: move x's sign onto y.
         let ax = _mm256_sign_epi8(x, x);
         let sy = _mm256_sign_epi8(y, x);
-        let pairs = _mm256_maddubs_epi16(ax, sy);
-        let dots = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+        let dots = _mm256_cvtepi32_ps(D::dot(_mm256_setzero_si256(), ax, sy));
         _mm256_fmadd_ps(_mm256_set1_ps(d), dots, acc)
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
+    #[inline(always)]
     pub unsafe fn sums(acc: [__m256; 4]) -> [f32; 4] {
         let mut out = [0f32; 4];
         for (o, a) in out.iter_mut().zip(acc) {
@@ -432,7 +579,7 @@ pub struct Quads<Q: Quad> {
     n: usize,
     k: usize,
     quads: Vec<Q>,
-    avx2: bool,
+    kernel: Kernel,
 }
 
 impl<Q: Quad> Quads<Q> {
@@ -463,7 +610,7 @@ impl<Q: Quad> Quads<Q> {
             n,
             k,
             quads,
-            avx2: has_avx2(),
+            kernel: Kernel::best(),
         })
     }
 
@@ -475,10 +622,14 @@ impl<Q: Quad> Quads<Q> {
     /// The dot products of four weight rows with each of `M` rows of quantized activations.
     fn dot4<const M: usize>(&self, w: &[Q], y: [&[Q::Act]; M]) -> [[f32; 4]; M] {
         debug_assert!(y.iter().all(|y| y.len() == w.len()));
+        // SAFETY: the CPU has each kernel's features (`Kernel::runs_here`, checked when it was
+        // chosen); lengths as asserted.
         #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: the CPU has AVX2 and FMA (checked at construction); lengths as asserted.
-            return unsafe { Q::dot4_avx2(w, y) };
+        match self.kernel {
+            Kernel::Avx2 => return unsafe { Q::dot4_avx2(w, y) },
+            Kernel::AvxVnni => return unsafe { Q::dot4_avxvnni(w, y) },
+            Kernel::Avx512Vnni => return unsafe { Q::dot4_avx512(w, y) },
+            Kernel::Portable => {}
         }
         portable_dot4(w, y)
     }
@@ -511,7 +662,7 @@ impl<Q: Quad> Quads<Q> {
 }
 
 /// Where a product's outputs go: rows of `n` f32, written by the work items of disjoint quads.
-struct Out {
+pub(crate) struct Out {
     ptr: usize,
     n: usize,
 }
@@ -541,6 +692,40 @@ fn portable_dot4<Q: Quad, const M: usize>(w: &[Q], y: [&[Q::Act]; M]) -> [[f32; 
     out
 }
 
+/// A matrix whose product runs as work items of quads, so that several matrices multiplying the
+/// same activations can share one quantization of them and one pass of the thread pool.
+pub(crate) trait QuadMatrix<A: ActBlock>: Sync {
+    /// Output columns (weight rows).
+    fn n(&self) -> usize;
+    /// Input columns.
+    fn k(&self) -> usize;
+    /// The products of quads `quads` with the `m` rows of `y`, into `out`.
+    fn run(&self, quads: Range<usize>, m: usize, y: &[A], out: &Out);
+}
+
+impl<Q: Quad> QuadMatrix<Q::Act> for Quads<Q> {
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    fn k(&self) -> usize {
+        self.k
+    }
+
+    fn run(&self, range: Range<usize>, m: usize, y: &[Q::Act], out: &Out) {
+        // With many activation rows (prefill), a run of quads whose blocks fit in L2 meets each
+        // group of rows in turn, so the rows are read once per run, not per quad.
+        let kb = self.k / Q::Act::WIDTH;
+        let run = (L2_SHARE / (kb * std::mem::size_of::<Q>())).max(1);
+        for start in range.clone().step_by(run) {
+            let quads = start..range.end.min(start + run);
+            let row = self.rows::<8>(quads.clone(), 0..m, y, out);
+            let row = self.rows::<4>(quads.clone(), row..m, y, out);
+            self.rows::<1>(quads, row..m, y, out);
+        }
+    }
+}
+
 impl<Q: Quad> CustomOp1 for Quads<Q> {
     fn name(&self) -> &'static str {
         "quads-gemv"
@@ -550,7 +735,6 @@ impl<Q: Quad> CustomOp1 for Quads<Q> {
         let (n, k) = (self.n, self.k);
         let x = rows(self.name(), storage, layout, k)?;
         let m = x.len() / k;
-        let kb = k / Q::Act::WIDTH;
         let y = quantize::<Q::Act>(x);
         let mut dst = vec![0f32; m * n];
         let out = Out {
@@ -558,19 +742,60 @@ impl<Q: Quad> CustomOp1 for Quads<Q> {
             n,
         };
         // Each work item is one quad of weight rows against every activation row; items write
-        // disjoint outputs. With many activation rows (prefill), a run of quads whose blocks fit in
-        // L2 meets each group of rows in turn, so the rows are read once per run, not per quad.
-        let run = (L2_SHARE / (kb * std::mem::size_of::<Q>())).max(1);
-        candle_core::utils::barrier_pool().execute_chunked(n.div_ceil(4), |range| {
-            for start in range.clone().step_by(run) {
-                let quads = start..range.end.min(start + run);
-                let row = self.rows::<8>(quads.clone(), 0..m, &y, &out);
-                let row = self.rows::<4>(quads.clone(), row..m, &y, &out);
-                self.rows::<1>(quads, row..m, &y, &out);
-            }
-        });
+        // disjoint outputs.
+        candle_core::utils::barrier_pool()
+            .execute_chunked(n.div_ceil(4), |range| self.run(range, m, &y, &out));
         Ok((CpuStorage::F32(dst), out_shape(layout, n)))
     }
+}
+
+/// `x · Wᵢᵀ` for several matrices of one activation type (q, k and v; gate and up): the
+/// activations are quantized once and all the products are one pass of the thread pool, so a
+/// decoding step hands work to the other threads fewer times. Each product is the one
+/// [`Quads::forward`] computes, to the bit.
+pub(crate) fn fused<A: ActBlock>(x: &Tensor, mats: &[&dyn QuadMatrix<A>]) -> Result<Vec<Tensor>> {
+    let Some(k) = mats.first().map(|w| w.k()) else {
+        return Ok(Vec::new());
+    };
+    if mats.iter().any(|w| w.k() != k) {
+        candle_core::bail!("fused products of matrices with different inputs");
+    }
+    let (storage, layout) = x.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("fused quads products run on the CPU");
+    };
+    let xs = rows("fused quads-gemv", cpu, layout, k)?;
+    let m = xs.len() / k;
+    let y = quantize::<A>(xs);
+    let mut dsts: Vec<Vec<f32>> = mats.iter().map(|w| vec![0f32; m * w.n()]).collect();
+    let outs: Vec<Out> = dsts
+        .iter_mut()
+        .zip(mats)
+        .map(|(d, w)| Out {
+            ptr: d.as_mut_ptr() as usize,
+            n: w.n(),
+        })
+        .collect();
+    // Work items are the quads of all matrices in turn.
+    let mut starts = vec![0];
+    for w in mats {
+        starts.push(starts[starts.len() - 1] + w.n().div_ceil(4));
+    }
+    let total = starts[mats.len()];
+    candle_core::utils::barrier_pool().execute_chunked(total, |range| {
+        for (i, w) in mats.iter().enumerate() {
+            let (lo, hi) = (range.start.max(starts[i]), range.end.min(starts[i + 1]));
+            if lo < hi {
+                w.run(lo - starts[i]..hi - starts[i], m, &y, &outs[i]);
+            }
+        }
+    });
+    let shapes: Vec<Shape> = mats.iter().map(|w| out_shape(layout, w.n())).collect();
+    drop(storage);
+    dsts.into_iter()
+        .zip(shapes)
+        .map(|(d, shape)| Tensor::from_vec(d, shape, x.device()))
+        .collect()
 }
 
 /// The activations of a GEMV op: contiguous f32 rows of `k`.
@@ -661,8 +886,9 @@ pub(crate) mod tests {
     }
 
     /// Every row count (quads with 1-3 padding rows too), one and several activation rows (enough
-    /// for the activations to be quantized in parallel), AVX2 and portable kernels: the same result as
-    /// candle's own matmul of the type up to the order of float additions.
+    /// for the activations to be quantized in parallel), every kernel this CPU runs (portable
+    /// included): the same result as candle's own matmul of the type up to the order of float
+    /// additions.
     fn matches_candle<Q: Quad>() {
         // Four blocks: candle's Q5_0 reference wants an even number.
         let k = 4 * Q::Act::WIDTH;
@@ -674,12 +900,12 @@ pub(crate) mod tests {
             for m in [1, 3, 13, 16 * 1024 / k] {
                 let x = activations(m, k);
                 let want = reference.forward(&x).unwrap();
-                for avx2 in [has_avx2(), false] {
-                    quads.avx2 = avx2;
+                for kernel in Kernel::available() {
+                    quads.kernel = kernel;
                     let got = quads.forward(&x).unwrap();
                     assert_eq!(got.dims(), &[1, m, n]);
                     let diff = max_abs_diff(&got, &want);
-                    assert!(diff < 1e-4, "{:?} n={n} m={m} {avx2}: {diff}", Q::DTYPE);
+                    assert!(diff < 1e-4, "{:?} n={n} m={m} {kernel:?}: {diff}", Q::DTYPE);
                 }
             }
         }
@@ -717,7 +943,7 @@ pub(crate) mod tests {
             .unwrap()
             .to_vec2::<f32>()
             .unwrap();
-        let quads = Quads::<Q>::new(&q).unwrap();
+        let mut quads = Quads::<Q>::new(&q).unwrap();
         for (row, want) in values.iter().enumerate() {
             for b in 0..k / width {
                 let got = quads.quads[row / 4 * (k / width) + b].weights(row % 4);
@@ -730,21 +956,39 @@ pub(crate) mod tests {
         let y: Vec<&[Q::Act]> = y.chunks_exact(k / width).collect();
         let y8: [&[Q::Act]; 8] = std::array::from_fn(|i| y[i]);
         let y4: [&[Q::Act]; 4] = std::array::from_fn(|i| y[i]);
-        for w in quads.quads.chunks_exact(k / width) {
-            let portable = portable_dot4(w, y8);
-            let (eight, four) = (quads.dot4(w, y8), quads.dot4(w, y4));
-            for (a, y) in y.iter().enumerate() {
-                let one = quads.dot4(w, [y])[0];
-                for r in 0..4 {
-                    let want = portable[a][r];
-                    let mut got = vec![eight[a][r], one[r]];
-                    got.extend(four.get(a).map(|f| f[r]));
-                    for got in got {
-                        assert!((want - got).abs() < 1e-4, "{:?}: {want} vs {got}", Q::DTYPE);
+        for kernel in Kernel::available() {
+            quads.kernel = kernel;
+            for w in quads.quads.chunks_exact(k / width) {
+                let portable = portable_dot4(w, y8);
+                let (eight, four) = (quads.dot4(w, y8), quads.dot4(w, y4));
+                for (a, y) in y.iter().enumerate() {
+                    let one = quads.dot4(w, [y])[0];
+                    for r in 0..4 {
+                        let want = portable[a][r];
+                        let mut got = vec![eight[a][r], one[r]];
+                        got.extend(four.get(a).map(|f| f[r]));
+                        for got in got {
+                            assert!(
+                                (want - got).abs() < 1e-4,
+                                "{:?} {kernel:?}: {want} vs {got}",
+                                Q::DTYPE
+                            );
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// The kernels chosen are ones this CPU runs, and on x86-64 with AVX2 at least those.
+    #[test]
+    fn the_best_kernels_run_here() {
+        assert!(Kernel::best().runs_here());
+        assert_eq!(Kernel::available()[0], Kernel::Portable);
+        if has_avx2() {
+            assert_ne!(Kernel::best(), Kernel::Portable);
+        }
+        eprintln!("kernels here: {:?}", Kernel::available());
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct LoadOptions {
     pub prefill_chunk: usize,
     /// Bytes of f32 weight copies `fast_quants` may make (see [`super::quant::Weight`]).
     pub f32_budget: usize,
+    /// Keep the KV cache between runs and prefill only what follows the prefix a new prompt shares
+    /// with the tokens already cached.
+    pub reuse_prefix: bool,
 }
 
 impl Default for LoadOptions {
@@ -39,6 +42,7 @@ impl Default for LoadOptions {
             fast_quants: true,
             prefill_chunk: 256,
             f32_budget: WeightOptions::default().f32_budget,
+            reuse_prefix: true,
         }
     }
 }
@@ -51,6 +55,10 @@ pub struct Engine {
     template: ChatTemplate,
     stop_ids: Vec<u32>,
     opts: LoadOptions,
+    /// The tokens whose keys and values are in the decoder's cache, in order.
+    cached: Vec<u32>,
+    /// Figures of the chats since the last [`ChatModel::take_calls`].
+    calls: Vec<super::LlmCall>,
 }
 
 /// Token ids and timings of one generation.
@@ -58,6 +66,8 @@ pub struct Engine {
 pub struct Run {
     pub tokens: Vec<u32>,
     pub prompt_tokens: usize,
+    /// Prompt tokens taken from the cache of the previous run instead of prefilled.
+    pub reused_tokens: usize,
     pub prefill_seconds: f64,
     /// Time of the decoding steps after the first generated token (which prefill yields).
     pub generation_seconds: f64,
@@ -170,6 +180,8 @@ impl Engine {
             template,
             stop_ids,
             opts: opts.clone(),
+            cached: Vec::new(),
+            calls: Vec::new(),
         })
     }
 
@@ -181,8 +193,16 @@ impl Engine {
         &self.template
     }
 
+    /// The decoder, for direct use; its cache is no longer known to hold any earlier run's tokens.
     pub fn decoder(&mut self) -> &mut Decoder {
+        self.cached.clear();
         &mut self.decoder
+    }
+
+    /// Forget the cached conversation: the next run prefills its whole prompt (benchmarks).
+    pub fn forget(&mut self) {
+        self.cached.clear();
+        self.decoder.clear();
     }
 
     /// Token ids of the prompt for `messages`.
@@ -218,13 +238,30 @@ impl Engine {
             move |e: candle_core::Error| LlmError::inference(&what, e)
         };
         let mut progress = Progress::new(self.opts.progress);
-        self.decoder.clear();
+        // The longest prefix of the prompt already in the cache, less at least one token: the last
+        // prompt token must run to give the first logits.
+        let reused = if self.opts.reuse_prefix {
+            let same = self
+                .cached
+                .iter()
+                .zip(prompt)
+                .take_while(|(a, b)| a == b)
+                .count();
+            same.min(prompt.len() - 1)
+        } else {
+            0
+        };
+        self.cached.truncate(reused);
+        self.decoder.truncate(reused);
         let started = Instant::now();
         let cpu_started = process_cpu_seconds();
         let mut logits = None;
-        let mut done = 0;
-        for chunk in prompt.chunks(self.opts.prefill_chunk.max(1)) {
+        let mut done = reused;
+        for chunk in prompt[reused..].chunks(self.opts.prefill_chunk.max(1)) {
+            // A failed forward leaves the cache in an unknown state: `cached` then names only what
+            // is sure, and the next run truncates to it.
             logits = Some(self.decoder.forward(chunk).map_err(step("prefill"))?);
+            self.cached.extend_from_slice(chunk);
             done += chunk.len();
             progress.prefill(done, prompt.len(), started);
         }
@@ -269,6 +306,7 @@ impl Engine {
                 break StopReason::MaxTokens;
             }
             logits = self.decoder.forward(&[next]).map_err(step("decode"))?;
+            self.cached.push(next);
             progress.generate(tokens.len(), decode_start);
         };
         let generation_seconds = decode_start.elapsed().as_secs_f64();
@@ -278,6 +316,7 @@ impl Engine {
         Ok(Run {
             tokens,
             prompt_tokens: prompt.len(),
+            reused_tokens: reused,
             prefill_seconds,
             generation_seconds,
             prefill_cpu_seconds: span(cpu_started, cpu_prefilled),
@@ -327,14 +366,21 @@ impl ChatModel for Engine {
         for &id in &run.tokens {
             detok.push(id)?;
         }
-        Ok(Generation {
+        let g = Generation {
             text: detok.text()?.trim().to_string(),
             prompt_tokens: run.prompt_tokens,
+            reused_tokens: run.reused_tokens,
             generated_tokens: run.tokens.len(),
             prefill_seconds: run.prefill_seconds,
             generation_seconds: run.generation_seconds,
             stop: run.stop,
-        })
+        };
+        self.calls.push((&g).into());
+        Ok(g)
+    }
+
+    fn take_calls(&mut self) -> Vec<super::LlmCall> {
+        std::mem::take(&mut self.calls)
     }
 }
 
@@ -503,9 +549,12 @@ mod smollm2 {
             Generation {
                 prefill_seconds: a.prefill_seconds,
                 generation_seconds: a.generation_seconds,
+                reused_tokens: a.reused_tokens,
                 ..b.clone()
             }
         );
+        // The second run found the whole prompt cached but its last token.
+        assert_eq!(b.reused_tokens, b.prompt_tokens - 1);
         assert!(!a.text.is_empty());
         assert!(a.generated_tokens > 0 && a.prompt_tokens > 20, "{a:?}");
         let words: Vec<&str> = a.text.split_whitespace().collect();
@@ -546,6 +595,48 @@ mod smollm2 {
                 "token {i}"
             );
         }
+    }
+
+    /// A chat that shares its start with the previous one prefills only the rest, and answers as
+    /// a fresh engine does; an error or direct use of the decoder forgets the cache.
+    #[test]
+    fn a_shared_prefix_is_prefilled_once() {
+        let mut e = engine();
+        e.forget();
+        e.take_calls();
+        let system = ChatMessage::system(
+            "You are a careful assistant. You answer in one short English sentence, plainly.",
+        );
+        let first = [system.clone(), ChatMessage::user("Name a colour of the sky.")];
+        let second = [system, ChatMessage::user("Name a fruit that is yellow.")];
+        let a = e.chat(&first, &greedy(12)).unwrap();
+        assert_eq!(a.reused_tokens, 0);
+        let b = e.chat(&second, &greedy(12)).unwrap();
+        let shared = e
+            .prompt_ids(&first)
+            .unwrap()
+            .iter()
+            .zip(&e.prompt_ids(&second).unwrap())
+            .take_while(|(x, y)| x == y)
+            .count();
+        assert!(shared > 20, "{shared}");
+        assert_eq!(b.reused_tokens, shared);
+        // The same chat again reuses all of its prompt but the last token.
+        let again = e.chat(&second, &greedy(12)).unwrap();
+        assert_eq!(again.reused_tokens, again.prompt_tokens - 1);
+        assert_eq!(again.text, b.text);
+        // A fresh start gives the same answer.
+        e.forget();
+        let fresh = e.chat(&second, &greedy(12)).unwrap();
+        assert_eq!(fresh.reused_tokens, 0);
+        assert_eq!(fresh.text, b.text);
+        let calls = e.take_calls();
+        assert_eq!(calls.len(), 4);
+        assert_eq!(calls[1].reused_tokens, shared);
+        assert!(e.take_calls().is_empty());
+        // Running the decoder directly leaves nothing to reuse.
+        e.decoder().clear();
+        assert_eq!(e.chat(&second, &greedy(2)).unwrap().reused_tokens, 0);
     }
 
     #[test]

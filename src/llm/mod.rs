@@ -105,6 +105,8 @@ pub enum StopReason {
 pub struct Generation {
     pub text: String,
     pub prompt_tokens: usize,
+    /// Leading prompt tokens whose keys and values were kept from the previous chat (not prefilled).
+    pub reused_tokens: usize,
     pub generated_tokens: usize,
     pub prefill_seconds: f64,
     pub generation_seconds: f64,
@@ -119,12 +121,41 @@ pub trait ChatModel: Send {
     fn context_length(&self) -> usize;
     /// Tokens the text takes in this model's tokenizer (for context budgeting).
     fn count_tokens(&self, text: &str) -> Result<usize, LlmError>;
-    /// Run one chat (a fresh conversation each call) and return the assistant's reply.
+    /// Run one chat (a fresh conversation each call) and return the assistant's reply. An engine may
+    /// keep the previous chat's KV cache and prefill only what follows the prefix the two share; the
+    /// reply is the same as from a fresh start up to float summation order.
     fn chat(
         &mut self,
         messages: &[ChatMessage],
         params: &GenerationParams,
     ) -> Result<Generation, LlmError>;
+    /// The figures of the chats run since the last call, oldest first (speed reports).
+    fn take_calls(&mut self) -> Vec<LlmCall> {
+        Vec::new()
+    }
+}
+
+/// Figures of one chat, for `--verbose` and the JSON `timings`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LlmCall {
+    pub prompt_tokens: usize,
+    /// Prompt tokens whose KV cache came from the previous chat.
+    pub reused_tokens: usize,
+    pub generated_tokens: usize,
+    pub prefill_s: f64,
+    pub generation_s: f64,
+}
+
+impl From<&Generation> for LlmCall {
+    fn from(g: &Generation) -> LlmCall {
+        LlmCall {
+            prompt_tokens: g.prompt_tokens,
+            reused_tokens: g.reused_tokens,
+            generated_tokens: g.generated_tokens,
+            prefill_s: g.prefill_seconds,
+            generation_s: g.generation_seconds,
+        }
+    }
 }
 
 /// Why the LLM could not be loaded or run.

@@ -29,7 +29,7 @@
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor, D};
 
-use super::gemv::{self, Q4Kx4, Q5_0x4, Q6Kx4, Q8_0x4, Quads};
+use super::gemv::{self, Q4Kx4, Q5_0x4, Q6Kx4, Q8KAct, Q8_0Act, Q8_0x4, QuadMatrix, Quads};
 
 /// Rows of activations from which a dense copy, when there is one, does the multiplication.
 pub const DENSE_MIN_ROWS: usize = 16;
@@ -53,6 +53,26 @@ enum Quantized {
     Q6K(Quads<Q6Kx4>),
 }
 
+impl Quantized {
+    /// As a matrix of quads multiplying Q8_K activations.
+    fn q8k(&self) -> Option<&dyn QuadMatrix<Q8KAct>> {
+        match self {
+            Quantized::Q4K(q) => Some(q),
+            Quantized::Q6K(q) => Some(q),
+            _ => None,
+        }
+    }
+
+    /// As a matrix of quads multiplying Q8_0 activations.
+    fn q8_0(&self) -> Option<&dyn QuadMatrix<Q8_0Act>> {
+        match self {
+            Quantized::Q8_0(q) => Some(q),
+            Quantized::Q5_0(q) => Some(q),
+            _ => None,
+        }
+    }
+}
+
 impl Weight {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match &self.dense {
@@ -71,6 +91,24 @@ impl Weight {
                 Quantized::Candle(q) => q.forward(x),
             },
         }
+    }
+
+    /// `x · Wᵀ` for each of `ws`: one pass for all where they are warta's quads of one activation
+    /// type (see [`gemv::fused`]), the same results as one [`Weight::forward`] each.
+    pub fn forward_all(ws: &[&Weight], x: &Tensor) -> Result<Vec<Tensor>> {
+        let rows = x.elem_count() / x.dim(D::Minus1)?.max(1);
+        let dense = ws
+            .iter()
+            .any(|w| w.dense.is_some() && rows >= DENSE_MIN_ROWS);
+        if !dense && ws.len() > 1 {
+            if let Some(ms) = ws.iter().map(|w| w.q.q8k()).collect::<Option<Vec<_>>>() {
+                return gemv::fused(x, &ms);
+            }
+            if let Some(ms) = ws.iter().map(|w| w.q.q8_0()).collect::<Option<Vec<_>>>() {
+                return gemv::fused(x, &ms);
+            }
+        }
+        ws.iter().map(|w| w.forward(x)).collect()
     }
 
     /// The quantized form only, as candle prepares it.
@@ -193,5 +231,57 @@ mod tests {
                 && w1.dense.is_none()
                 && budget == 100
         );
+    }
+
+    /// Fused products (q/k/v, gate/up) are each matrix's own product to the bit, for mixed types
+    /// of one activation type, one and several rows; where a dense copy takes over, too.
+    #[test]
+    fn fused_products_are_the_single_ones() {
+        let dev = Device::Cpu;
+        let mat = |n: usize, k: usize, seed: f32| {
+            Tensor::from_vec(
+                (0..n * k).map(|i| (i as f32 * 0.1 + seed).sin()).collect(),
+                (n, k),
+                &dev,
+            )
+            .unwrap()
+        };
+        let k = 512;
+        for types in [
+            [GgmlDType::Q4K, GgmlDType::Q4K, GgmlDType::Q6K],
+            [GgmlDType::Q5_0, GgmlDType::Q5_0, GgmlDType::Q8_0],
+            [GgmlDType::Q4K, GgmlDType::Q5_0, GgmlDType::Q6K],
+        ] {
+            let mut budget = usize::MAX;
+            let ws: Vec<Weight> = types
+                .iter()
+                .zip([64, 12, 20])
+                .enumerate()
+                .map(|(i, (&t, n))| {
+                    let q = QTensor::quantize(&mat(n, k, i as f32), t).unwrap();
+                    Weight::fast(q, true, &mut budget).unwrap()
+                })
+                .collect();
+            let refs: Vec<&Weight> = ws.iter().collect();
+            for m in [1, 3, DENSE_MIN_ROWS + 1] {
+                let x = Tensor::from_vec(
+                    (0..m * k).map(|i| (i as f32 * 0.37).cos()).collect(),
+                    (1, m, k),
+                    &dev,
+                )
+                .unwrap();
+                let all = Weight::forward_all(&refs, &x).unwrap();
+                assert_eq!(all.len(), ws.len());
+                for (w, got) in ws.iter().zip(&all) {
+                    let want = w.forward(&x).unwrap();
+                    assert_eq!(got.dims(), want.dims());
+                    assert_eq!(
+                        got.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                        want.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                        "{types:?} m={m}"
+                    );
+                }
+            }
+        }
     }
 }

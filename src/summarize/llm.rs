@@ -433,6 +433,13 @@ impl Summarizer for LlmSummarizer {
     fn llm_id(&self) -> Option<String> {
         Some(self.id.clone())
     }
+
+    fn take_llm_calls(&mut self) -> Vec<crate::llm::LlmCall> {
+        self.model
+            .lock()
+            .map(|mut m| m.take_calls())
+            .unwrap_or_default()
+    }
 }
 
 fn summarize_vars<'a>(

@@ -64,6 +64,12 @@ pub trait Summarizer: Send {
     fn llm_id(&self) -> Option<String> {
         None
     }
+
+    /// Figures of the LLM chats run since the last call (by this summarizer and anything sharing its
+    /// model, such as the LLM translator), oldest first.
+    fn take_llm_calls(&mut self) -> Vec<crate::llm::LlmCall> {
+        Vec::new()
+    }
 }
 
 /// Why a summary could not be produced.

@@ -172,85 +172,125 @@ impl Quad for Q4Kx4 {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dot4_avx2<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
-        use std::arch::x86_64::*;
-        let low = _mm256_set1_epi8(0x0F);
-        let mut acc = [[_mm256_setzero_ps(); 4]; M];
-        // The mins' share, -dmin·Σ m·(sum of 32 activations), per activation row for the four
-        // weight rows at once.
-        let mut offsets = [_mm_setzero_ps(); M];
-        let span = super::avx2::span::<M>(QK_K);
-        for start in (0..w.len()).step_by(span) {
-            let blocks = start..w.len().min(start + span);
-            super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
+        q4k_dot4(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    unsafe fn dot4_avxvnni<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+        q4k_dot4(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn dot4_avx512<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+        avx512::q4k_dot4(w, y)
+    }
+}
+
+/// [`Quad::dot4_avx2`] of [`Q4Kx4`], inlined into the AVX2 and AVX-VNNI kernels' functions.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn q4k_dot4<const M: usize>(w: &[Q4Kx4], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+    use std::arch::x86_64::*;
+    let low = _mm256_set1_epi8(0x0F);
+    let mut acc = [[_mm256_setzero_ps(); 4]; M];
+    // The mins' share, -dmin·Σ m·(sum of 32 activations), per activation row for the four
+    // weight rows at once.
+    let mut offsets = [_mm_setzero_ps(); M];
+    let span = super::avx2::span::<M>(QK_K);
+    for start in (0..w.len()).step_by(span) {
+        let blocks = start..w.len().min(start + span);
+        super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
+        q4k_offsets(w, &blocks, &y, &mut offsets);
+        for r in 0..4 {
+            // Weight row r's sums over the span, kept in registers.
+            let mut row = [_mm256_setzero_ps(); M];
             for b in blocks.clone() {
                 let quad = w.get_unchecked(b);
-                let mins = quad.mins.as_ptr() as *const __m128i;
-                let mins01 = _mm256_cvtepu8_epi16(_mm_loadu_si128(mins));
-                let mins23 = _mm256_cvtepu8_epi16(_mm_loadu_si128(mins.add(1)));
-                let dmin = _mm_loadu_ps(quad.dmin.as_ptr());
-                for (offset, y) in offsets.iter_mut().zip(&y) {
-                    let y = y.get_unchecked(b);
-                    let bsums = _mm256_loadu_si256(y.bsums.as_ptr() as *const __m256i);
-                    let lo = _mm256_castsi256_si128(bsums);
-                    let ysums = _mm_hadd_epi16(lo, _mm256_extracti128_si256(bsums, 1));
-                    let ysums = _mm256_broadcastsi128_si256(ysums);
-                    // Lanes: rows 0 and 2, then rows 1 and 3, each summed down to one value.
-                    let t = _mm256_hadd_epi32(
-                        _mm256_madd_epi16(mins01, ysums),
-                        _mm256_madd_epi16(mins23, ysums),
-                    );
-                    let t = _mm256_hadd_epi32(t, t);
-                    let rows = _mm_unpacklo_epi32(
-                        _mm256_castsi256_si128(t),
-                        _mm256_extracti128_si256(t, 1),
-                    );
-                    let dmin = _mm_mul_ps(dmin, _mm_set1_ps(-y.d));
-                    *offset = _mm_fmadd_ps(dmin, _mm_cvtepi32_ps(rows), *offset);
-                }
-            }
-            for r in 0..4 {
-                // Weight row r's sums over the span, kept in registers.
-                let mut row = [_mm256_setzero_ps(); M];
-                for b in blocks.clone() {
-                    let quad = w.get_unchecked(b);
-                    let scales = _mm_loadl_epi64(quad.scales[r].as_ptr() as *const __m128i);
-                    let scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales));
-                    let mut sums = [_mm256_setzero_si256(); M];
-                    for c in 0..super::avx2::chunks::<M>(4) {
-                        let bits = quad.qs[r].as_ptr().add(32 * c);
-                        let bits = _mm256_loadu_si256(bits as *const __m256i);
-                        let qlo = _mm256_and_si256(bits, low);
-                        let qhi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low);
-                        let slo = _mm256_shuffle_epi8(scales, avx2::lane16(2 * c));
-                        let shi = _mm256_shuffle_epi8(scales, avx2::lane16(2 * c + 1));
-                        for (sum, y) in sums.iter_mut().zip(&y) {
-                            let y = y.get_unchecked(b).qs.as_ptr().add(64 * c);
-                            let ylo = _mm256_loadu_si256(y as *const __m256i);
-                            let yhi = _mm256_loadu_si256(y.add(32) as *const __m256i);
-                            let plo = _mm256_madd_epi16(slo, _mm256_maddubs_epi16(qlo, ylo));
-                            let phi = _mm256_madd_epi16(shi, _mm256_maddubs_epi16(qhi, yhi));
-                            *sum = _mm256_add_epi32(*sum, _mm256_add_epi32(plo, phi));
-                        }
-                    }
-                    for a in 0..M {
-                        let d = _mm256_set1_ps(quad.d[r] * y[a].get_unchecked(b).d);
-                        row[a] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sums[a]), row[a]);
+                let scales = _mm_loadl_epi64(quad.scales[r].as_ptr() as *const __m128i);
+                let scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales));
+                let mut sums = [_mm256_setzero_si256(); M];
+                for c in 0..super::avx2::chunks::<M>(4) {
+                    let bits = quad.qs[r].as_ptr().add(32 * c);
+                    let bits = _mm256_loadu_si256(bits as *const __m256i);
+                    let qlo = _mm256_and_si256(bits, low);
+                    let qhi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low);
+                    let slo = _mm256_shuffle_epi8(scales, avx2::lane16(2 * c));
+                    let shi = _mm256_shuffle_epi8(scales, avx2::lane16(2 * c + 1));
+                    for (sum, y) in sums.iter_mut().zip(&y) {
+                        let y = y.get_unchecked(b).qs.as_ptr().add(64 * c);
+                        let ylo = _mm256_loadu_si256(y as *const __m256i);
+                        let yhi = _mm256_loadu_si256(y.add(32) as *const __m256i);
+                        let plo = _mm256_madd_epi16(slo, _mm256_maddubs_epi16(qlo, ylo));
+                        let phi = _mm256_madd_epi16(shi, _mm256_maddubs_epi16(qhi, yhi));
+                        *sum = _mm256_add_epi32(*sum, _mm256_add_epi32(plo, phi));
                     }
                 }
-                for (acc, row) in acc.iter_mut().zip(row) {
-                    acc[r] = _mm256_add_ps(acc[r], row);
+                for a in 0..M {
+                    let d = _mm256_set1_ps(quad.d[r] * y[a].get_unchecked(b).d);
+                    row[a] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sums[a]), row[a]);
                 }
             }
-        }
-        let mut out = super::avx2::sums_m(acc);
-        for (out, offset) in out.iter_mut().zip(offsets) {
-            let mut o = [0f32; 4];
-            _mm_storeu_ps(o.as_mut_ptr(), offset);
-            for (out, o) in out.iter_mut().zip(o) {
-                *out += o;
+            for (acc, row) in acc.iter_mut().zip(row) {
+                acc[r] = _mm256_add_ps(acc[r], row);
             }
         }
-        out
+    }
+    with_offsets(super::avx2::sums_m(acc), offsets)
+}
+
+/// Adds the mins' shares of [`q4k_offsets`] to the four rows' sums.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn with_offsets<const M: usize>(
+    mut out: [[f32; 4]; M],
+    offsets: [std::arch::x86_64::__m128; M],
+) -> [[f32; 4]; M] {
+    for (out, offset) in out.iter_mut().zip(offsets) {
+        let mut o = [0f32; 4];
+        std::arch::x86_64::_mm_storeu_ps(o.as_mut_ptr(), offset);
+        for (out, o) in out.iter_mut().zip(o) {
+            *out += o;
+        }
+    }
+    out
+}
+
+/// The mins' share of Q4_K products, -dmin·Σ m·(sum of 32 activations), over `blocks`, added to
+/// each activation row's `offsets` for the four weight rows at once.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn q4k_offsets<const M: usize>(
+    w: &[Q4Kx4],
+    blocks: &std::ops::Range<usize>,
+    y: &[&[Q8KAct]; M],
+    offsets: &mut [std::arch::x86_64::__m128; M],
+) {
+    use std::arch::x86_64::*;
+    for b in blocks.clone() {
+        let quad = w.get_unchecked(b);
+        let mins = quad.mins.as_ptr() as *const __m128i;
+        let mins01 = _mm256_cvtepu8_epi16(_mm_loadu_si128(mins));
+        let mins23 = _mm256_cvtepu8_epi16(_mm_loadu_si128(mins.add(1)));
+        let dmin = _mm_loadu_ps(quad.dmin.as_ptr());
+        for (offset, y) in offsets.iter_mut().zip(y) {
+            let y = y.get_unchecked(b);
+            let bsums = _mm256_loadu_si256(y.bsums.as_ptr() as *const __m256i);
+            let lo = _mm256_castsi256_si128(bsums);
+            let ysums = _mm_hadd_epi16(lo, _mm256_extracti128_si256(bsums, 1));
+            let ysums = _mm256_broadcastsi128_si256(ysums);
+            // Lanes: rows 0 and 2, then rows 1 and 3, each summed down to one value.
+            let t = _mm256_hadd_epi32(
+                _mm256_madd_epi16(mins01, ysums),
+                _mm256_madd_epi16(mins23, ysums),
+            );
+            let t = _mm256_hadd_epi32(t, t);
+            let rows =
+                _mm_unpacklo_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+            let dmin = _mm_mul_ps(dmin, _mm_set1_ps(-y.d));
+            *offset = _mm_fmadd_ps(dmin, _mm_cvtepi32_ps(rows), *offset);
+        }
     }
 }
 
@@ -324,17 +364,191 @@ impl Quad for Q6Kx4 {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dot4_avx2<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
-        use std::arch::x86_64::*;
-        let low = _mm256_set1_epi8(0x0F);
-        let high = _mm256_set1_epi8(0x30);
+        q6k_dot4(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    unsafe fn dot4_avxvnni<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+        q6k_dot4(w, y)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn dot4_avx512<const M: usize>(w: &[Self], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+        avx512::q6k_dot4(w, y)
+    }
+}
+
+/// [`Quad::dot4_avx2`] of [`Q6Kx4`], inlined into the AVX2 and AVX-VNNI kernels' functions.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn q6k_dot4<const M: usize>(w: &[Q6Kx4], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+    use std::arch::x86_64::*;
+    let low = _mm256_set1_epi8(0x0F);
+    let high = _mm256_set1_epi8(0x30);
+    let mut acc = [[_mm256_setzero_ps(); 4]; M];
+    let span = super::avx2::span::<M>(QK_K);
+    for start in (0..w.len()).step_by(span) {
+        let blocks = start..w.len().min(start + span);
+        super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
+        for r in 0..4 {
+            // Weight row r's sums over the span, kept in registers.
+            let mut row = [_mm256_setzero_ps(); M];
+            for b in blocks.clone() {
+                let quad = w.get_unchecked(b);
+                let mut ys = [&Q8KAct::ZERO; M];
+                for a in 0..M {
+                    ys[a] = y[a].get_unchecked(b);
+                }
+                let scales = _mm_loadu_si128(quad.scales[r].as_ptr() as *const __m128i);
+                // Σ sc·(q - 32)·y = Σ sc·q·y - 32·Σ sc·bsum: start from the offset's share.
+                let wide = _mm256_cvtepi8_epi16(scales);
+                let mut sums = [_mm256_setzero_si256(); M];
+                for (sum, y) in sums.iter_mut().zip(ys) {
+                    let bsums = _mm256_loadu_si256(y.bsums.as_ptr() as *const __m256i);
+                    *sum = _mm256_sub_epi32(
+                        *sum,
+                        _mm256_slli_epi32(_mm256_madd_epi16(wide, bsums), 5),
+                    );
+                }
+                for half in 0..super::avx2::chunks::<M>(2) {
+                    let ql = quad.ql[r].as_ptr().add(64 * half);
+                    let lo = _mm256_loadu_si256(ql as *const __m256i);
+                    let hi = _mm256_loadu_si256(ql.add(32) as *const __m256i);
+                    let qh = quad.qh[r].as_ptr().add(32 * half);
+                    let qh = _mm256_loadu_si256(qh as *const __m256i);
+                    let qs = [
+                        _mm256_or_si256(
+                            _mm256_and_si256(lo, low),
+                            _mm256_and_si256(_mm256_slli_epi16(qh, 4), high),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(hi, low),
+                            _mm256_and_si256(_mm256_slli_epi16(qh, 2), high),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(_mm256_srli_epi16(lo, 4), low),
+                            _mm256_and_si256(qh, high),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(_mm256_srli_epi16(hi, 4), low),
+                            _mm256_and_si256(_mm256_srli_epi16(qh, 2), high),
+                        ),
+                    ];
+                    for (i, q) in qs.into_iter().enumerate() {
+                        // Run i of this half spans sub-blocks 8·half + 2i and the next.
+                        let sc = _mm_shuffle_epi8(scales, avx2::bytes8(4 * half + i));
+                        let sc = _mm256_cvtepi8_epi16(sc);
+                        for (sum, y) in sums.iter_mut().zip(ys) {
+                            let y = y.qs.as_ptr().add(128 * half + 32 * i);
+                            let p =
+                                _mm256_maddubs_epi16(q, _mm256_loadu_si256(y as *const __m256i));
+                            *sum = _mm256_add_epi32(*sum, _mm256_madd_epi16(sc, p));
+                        }
+                    }
+                }
+                for a in 0..M {
+                    let d = _mm256_set1_ps(quad.d[r] * ys[a].d);
+                    row[a] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sums[a]), row[a]);
+                }
+            }
+            for (acc, row) in acc.iter_mut().zip(row) {
+                acc[r] = _mm256_add_ps(acc[r], row);
+            }
+        }
+    }
+    super::avx2::sums_m(acc)
+}
+
+/// The K-quant kernels on 512-bit registers (AVX-512 F/BW): each step takes 64 weights, two
+/// sub-blocks, where AVX2 takes 32; the integer products are the same (`vpmaddubsw`, then
+/// `vpmaddwd` by the sub-blocks' scales), only the float additions are grouped differently.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::super::ActBlock;
+    use super::{Q4Kx4, Q6Kx4, Q8KAct, QK_K};
+    use std::arch::x86_64::*;
+
+    /// Shuffles of 16-bit elements within 128-bit lanes: element `2c` in the low 256 bits, `2c + 1`
+    /// in the high (the scales of the two sub-blocks of Q4_K's chunk `c`).
+    static PAIR16: [[u8; 64]; 4] = {
+        let mut t = [[0; 64]; 4];
+        let mut i = 0;
+        while i < 64 * 4 {
+            let (c, j) = (i / 64, i % 64);
+            t[c][j] = (2 * (2 * c + j / 32) + j % 2) as u8;
+            i += 1;
+        }
+        t
+    };
+
+    /// The sum of a 512-bit register's two halves.
+    #[inline(always)]
+    unsafe fn halves(v: __m512) -> __m256 {
+        _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps::<1>(v))
+    }
+
+    #[inline(always)]
+    pub unsafe fn q4k_dot4<const M: usize>(w: &[Q4Kx4], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+        let low = _mm512_set1_epi8(0x0F);
         let mut acc = [[_mm256_setzero_ps(); 4]; M];
-        let span = super::avx2::span::<M>(QK_K);
+        let mut offsets = [_mm_setzero_ps(); M];
+        let span = super::super::avx2::span::<M>(QK_K);
         for start in (0..w.len()).step_by(span) {
             let blocks = start..w.len().min(start + span);
-            super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
+            super::super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
+            super::q4k_offsets(w, &blocks, &y, &mut offsets);
             for r in 0..4 {
-                // Weight row r's sums over the span, kept in registers.
-                let mut row = [_mm256_setzero_ps(); M];
+                let mut row = [_mm512_setzero_ps(); M];
+                for b in blocks.clone() {
+                    let quad = w.get_unchecked(b);
+                    let scales = _mm_loadl_epi64(quad.scales[r].as_ptr() as *const __m128i);
+                    let scales = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(scales));
+                    let mut sums = [_mm512_setzero_si512(); M];
+                    for c in 0..super::super::avx2::chunks::<M>(4) {
+                        // Chunk c: 32 bytes of nibble pairs, sub-block 2c low, 2c + 1 high; the
+                        // activations of both lie together.
+                        let bits = quad.qs[r].as_ptr().add(32 * c);
+                        let bits = _mm256_loadu_si256(bits as *const __m256i);
+                        let both = _mm512_inserti64x4::<1>(
+                            _mm512_castsi256_si512(bits),
+                            _mm256_srli_epi16(bits, 4),
+                        );
+                        let q = _mm512_and_si512(both, low);
+                        let pick = _mm512_loadu_si512(PAIR16.get_unchecked(c).as_ptr() as *const _);
+                        let sc = _mm512_shuffle_epi8(scales, pick);
+                        for (sum, y) in sums.iter_mut().zip(&y) {
+                            let y = y.get_unchecked(b).qs.as_ptr().add(64 * c);
+                            let y = _mm512_loadu_si512(y as *const _);
+                            let p = _mm512_madd_epi16(sc, _mm512_maddubs_epi16(q, y));
+                            *sum = _mm512_add_epi32(*sum, p);
+                        }
+                    }
+                    for a in 0..M {
+                        let d = _mm512_set1_ps(quad.d[r] * y[a].get_unchecked(b).d);
+                        row[a] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sums[a]), row[a]);
+                    }
+                }
+                for (acc, row) in acc.iter_mut().zip(row) {
+                    acc[r] = _mm256_add_ps(acc[r], halves(row));
+                }
+            }
+        }
+        super::with_offsets(super::super::avx2::sums_m(acc), offsets)
+    }
+
+    #[inline(always)]
+    pub unsafe fn q6k_dot4<const M: usize>(w: &[Q6Kx4], y: [&[Q8KAct]; M]) -> [[f32; 4]; M] {
+        let low = _mm512_set1_epi8(0x0F);
+        let high = _mm512_set1_epi8(0x30);
+        let mut acc = [[_mm256_setzero_ps(); 4]; M];
+        let span = super::super::avx2::span::<M>(QK_K);
+        for start in (0..w.len()).step_by(span) {
+            let blocks = start..w.len().min(start + span);
+            super::super::avx2::prefetch_span::<M, _>(w.get_unchecked(blocks.clone()));
+            for r in 0..4 {
+                let mut row = [_mm512_setzero_ps(); M];
                 for b in blocks.clone() {
                     let quad = w.get_unchecked(b);
                     let mut ys = [&Q8KAct::ZERO; M];
@@ -342,65 +556,67 @@ impl Quad for Q6Kx4 {
                         ys[a] = y[a].get_unchecked(b);
                     }
                     let scales = _mm_loadu_si128(quad.scales[r].as_ptr() as *const __m128i);
-                    // Σ sc·(q - 32)·y = Σ sc·q·y - 32·Σ sc·bsum: start from the offset's share.
+                    // The -32 offset's share, as in the AVX2 kernel, in the low half.
                     let wide = _mm256_cvtepi8_epi16(scales);
-                    let mut sums = [_mm256_setzero_si256(); M];
+                    let mut sums = [_mm512_setzero_si512(); M];
                     for (sum, y) in sums.iter_mut().zip(ys) {
                         let bsums = _mm256_loadu_si256(y.bsums.as_ptr() as *const __m256i);
-                        *sum = _mm256_sub_epi32(
-                            *sum,
-                            _mm256_slli_epi32(_mm256_madd_epi16(wide, bsums), 5),
-                        );
+                        let off = _mm256_slli_epi32(_mm256_madd_epi16(wide, bsums), 5);
+                        *sum =
+                            _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
                     }
-                    for half in 0..super::avx2::chunks::<M>(2) {
+                    for half in 0..super::super::avx2::chunks::<M>(2) {
+                        // ql's 64 bytes of this half: runs 0 and 1 in their low nibbles, 2 and 3
+                        // in their high ones; qh's bit pairs 0-3 are the runs' high bits.
                         let ql = quad.ql[r].as_ptr().add(64 * half);
-                        let lo = _mm256_loadu_si256(ql as *const __m256i);
-                        let hi = _mm256_loadu_si256(ql.add(32) as *const __m256i);
+                        let ql = _mm512_loadu_si512(ql as *const _);
                         let qh = quad.qh[r].as_ptr().add(32 * half);
                         let qh = _mm256_loadu_si256(qh as *const __m256i);
+                        let qh01 = _mm512_inserti64x4::<1>(
+                            _mm512_castsi256_si512(_mm256_slli_epi16(qh, 4)),
+                            _mm256_slli_epi16(qh, 2),
+                        );
+                        let qh23 = _mm512_inserti64x4::<1>(
+                            _mm512_castsi256_si512(qh),
+                            _mm256_srli_epi16(qh, 2),
+                        );
                         let qs = [
-                            _mm256_or_si256(
-                                _mm256_and_si256(lo, low),
-                                _mm256_and_si256(_mm256_slli_epi16(qh, 4), high),
+                            _mm512_or_si512(
+                                _mm512_and_si512(ql, low),
+                                _mm512_and_si512(qh01, high),
                             ),
-                            _mm256_or_si256(
-                                _mm256_and_si256(hi, low),
-                                _mm256_and_si256(_mm256_slli_epi16(qh, 2), high),
-                            ),
-                            _mm256_or_si256(
-                                _mm256_and_si256(_mm256_srli_epi16(lo, 4), low),
-                                _mm256_and_si256(qh, high),
-                            ),
-                            _mm256_or_si256(
-                                _mm256_and_si256(_mm256_srli_epi16(hi, 4), low),
-                                _mm256_and_si256(_mm256_srli_epi16(qh, 2), high),
+                            _mm512_or_si512(
+                                _mm512_and_si512(_mm512_srli_epi16(ql, 4), low),
+                                _mm512_and_si512(qh23, high),
                             ),
                         ];
-                        for (i, q) in qs.into_iter().enumerate() {
-                            // Run i of this half spans sub-blocks 8·half + 2i and the next.
-                            let sc = _mm_shuffle_epi8(scales, avx2::bytes8(4 * half + i));
-                            let sc = _mm256_cvtepi8_epi16(sc);
+                        for (j, q) in qs.into_iter().enumerate() {
+                            // Runs 2j and 2j + 1: sub-blocks 8·half + 4j to 8·half + 4j + 3.
+                            let pick = |i: usize| {
+                                _mm_shuffle_epi8(scales, super::avx2::bytes8(4 * half + i))
+                            };
+                            let sc = _mm512_cvtepi8_epi16(_mm256_set_m128i(
+                                pick(2 * j + 1),
+                                pick(2 * j),
+                            ));
                             for (sum, y) in sums.iter_mut().zip(ys) {
-                                let y = y.qs.as_ptr().add(128 * half + 32 * i);
-                                let p = _mm256_maddubs_epi16(
-                                    q,
-                                    _mm256_loadu_si256(y as *const __m256i),
-                                );
-                                *sum = _mm256_add_epi32(*sum, _mm256_madd_epi16(sc, p));
+                                let y = y.qs.as_ptr().add(128 * half + 64 * j);
+                                let p = _mm512_maddubs_epi16(q, _mm512_loadu_si512(y as *const _));
+                                *sum = _mm512_add_epi32(*sum, _mm512_madd_epi16(sc, p));
                             }
                         }
                     }
                     for a in 0..M {
-                        let d = _mm256_set1_ps(quad.d[r] * ys[a].d);
-                        row[a] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sums[a]), row[a]);
+                        let d = _mm512_set1_ps(quad.d[r] * ys[a].d);
+                        row[a] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sums[a]), row[a]);
                     }
                 }
                 for (acc, row) in acc.iter_mut().zip(row) {
-                    acc[r] = _mm256_add_ps(acc[r], row);
+                    acc[r] = _mm256_add_ps(acc[r], halves(row));
                 }
             }
         }
-        super::avx2::sums_m(acc)
+        super::super::avx2::sums_m(acc)
     }
 }
 
