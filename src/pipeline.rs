@@ -177,6 +177,7 @@ fn build_marian(models: &ModelArgs, hub: &Hub) -> Result<Box<dyn Translator>> {
         beams: models.beams,
         batch_size: models.batch_size,
         weight_type: models.dtype,
+        guard: !models.no_guard,
     };
     Ok(Box::new(MarianTranslator::load(&spec, hub, options)?))
 }
