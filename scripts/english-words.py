@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Build src/summarize/english-words.txt: frequent English words that are never proper nouns.
+"""Build src/checks/english-words.txt: frequent English words that are never proper nouns.
 
-The faithfulness guard skips a capitalised word at the start of a sentence when it is one of these
+The faithfulness guard (src/checks/) skips a capitalised word at the start of a sentence when it is one of these
 ("Contacts between …"), and checks it otherwise ("Putin said …"). A word is kept when it is among the
 N most frequent English words (wordfreq) and the system dictionary (Debian's wamerican,
 /usr/share/dict/words) lists it in lowercase only: "turkey", "china", "may" and "bill" are also names,
@@ -9,7 +9,7 @@ so they are left out and stay checked.
 
     python3 -m venv /tmp/wf && /tmp/wf/bin/pip install wordfreq==3.1.1
     apt-get install wamerican
-    /tmp/wf/bin/python scripts/english-words.py 6000 > src/summarize/english-words.txt
+    /tmp/wf/bin/python scripts/english-words.py 6000 > src/checks/english-words.txt
 """
 import sys
 

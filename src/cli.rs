@@ -149,7 +149,7 @@ pub struct ModelArgs {
         long,
         value_name = "REPO/FILE|PATH",
         env = "WARTA_LLM",
-        default_value = "Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf"
+        default_value = crate::llm::DEFAULT_LLM
     )]
     pub llm: String,
     /// Beam size for Marian (1 = greedy).
@@ -360,6 +360,107 @@ pub struct BenchArgs {
     pub models: ModelArgs,
 }
 
+// From parsed arguments to the library's own option types: the only place the two meet.
+
+impl From<Format> for crate::render::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => crate::render::Format::Text,
+            Format::Markdown => crate::render::Format::Markdown,
+            Format::Json => crate::render::Format::Json,
+        }
+    }
+}
+
+impl From<TranslatorKind> for crate::config::TranslatorKind {
+    fn from(k: TranslatorKind) -> Self {
+        match k {
+            TranslatorKind::Marian => crate::config::TranslatorKind::Marian,
+            TranslatorKind::Llm => crate::config::TranslatorKind::Llm,
+        }
+    }
+}
+
+impl From<SummarizerKind> for crate::config::SummarizerKind {
+    fn from(k: SummarizerKind) -> Self {
+        match k {
+            SummarizerKind::Auto => crate::config::SummarizerKind::Auto,
+            SummarizerKind::Llm => crate::config::SummarizerKind::Llm,
+            SummarizerKind::Extractive => crate::config::SummarizerKind::Extractive,
+        }
+    }
+}
+
+impl ModelArgs {
+    pub fn engine_options(&self) -> crate::config::EngineOptions {
+        let g = &self.generation;
+        crate::config::EngineOptions {
+            translator: self.translator.into(),
+            model: self.model.clone(),
+            revision: self.revision.clone(),
+            llm: self.llm.clone(),
+            beams: self.beams,
+            batch_size: self.batch_size,
+            dtype: self.dtype,
+            offline: self.offline,
+            prompts: self.prompts.clone(),
+            glossary: self.glossary.clone(),
+            no_glossary: self.no_glossary,
+            generation: crate::llm::GenerationParams {
+                temperature: g.temperature,
+                top_p: g.top_p,
+                seed: g.seed,
+                max_new_tokens: g.max_new_tokens,
+            },
+        }
+    }
+}
+
+impl SummaryArgs {
+    pub fn options(&self) -> crate::config::SummaryOptions {
+        crate::config::SummaryOptions {
+            summarizer: self.summarizer.into(),
+            sentences: self.sentences,
+        }
+    }
+}
+
+impl BatchArgs {
+    pub fn options(&self, global: &GlobalArgs) -> crate::batch::Options {
+        crate::batch::Options {
+            input_dir: self.input_dir.clone(),
+            output: global.output.clone(),
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+            jobs: self.jobs,
+            force: self.force,
+            shard: self.shard.clone(),
+            merge_manifests: self.merge_manifests.clone(),
+            summary_only: self.summary_only,
+            no_summary: self.no_summary,
+            max_bytes: self.input_opts.max_bytes,
+            format: global.format.into(),
+            quiet: global.quiet,
+            models: self.models.engine_options(),
+            summary: self.summary.options(),
+        }
+    }
+}
+
+impl EvalArgs {
+    pub fn options(&self) -> crate::eval::EvalOptions {
+        crate::eval::EvalOptions {
+            hyp: self.hyp.clone(),
+            src: self.src.clone(),
+            reference: self.reference.clone(),
+            limit: self.limit,
+            per_sentence: self.per_sentence,
+            save_hyp: self.save_hyp.clone(),
+            models: self.models.engine_options(),
+        }
+    }
+}
+
 /// Run a parsed command line. Returns the process exit code (0 ok, 3 batch finished with failures).
 pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
     use std::process::ExitCode;
@@ -369,17 +470,17 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
             let article =
                 crate::article::load_article(&args.input, &load_options(&args.input_opts))?;
             report_article(&article, global);
-            let text = crate::render::clean(&article, global.format);
+            let text = crate::render::clean(&article, global.format.into());
             crate::output::write(global.output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Translate(args) => translate(args, global),
         Command::Summarize(args) => summarize(args, global),
-        Command::Batch(args) => crate::batch::run(&args, global),
+        Command::Batch(args) => crate::batch::run(&args.options(global)),
         Command::Models(args) => models(args, global),
         Command::Eval(args) => {
-            let report = crate::eval::run(&args, show_progress(global))?;
-            crate::output::write(global.output.as_deref(), &report.render(global.format))?;
+            let report = crate::eval::run(&args.options(), show_progress(global))?;
+            crate::output::write(global.output.as_deref(), &report.render(global.format.into()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => match args.engine {
@@ -431,7 +532,12 @@ fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::pro
     let mode = Mode::Translate {
         summary: !args.no_summary,
     };
-    let mut engines = Engines::load(&args.models, &args.summary, mode, show_progress(global))?;
+    let mut engines = Engines::load(
+        &args.models.engine_options(),
+        &args.summary.options(),
+        mode,
+        show_progress(global),
+    )?;
     warn(global, &engines.warnings);
     let doc = crate::pipeline::process(
         article,
@@ -442,7 +548,7 @@ fn translate(args: TranslateArgs, global: &GlobalArgs) -> crate::Result<std::pro
     warn_document(global, &doc);
     crate::output::write(
         global.output.as_deref(),
-        &crate::render::document(&doc, global.format),
+        &crate::render::document(&doc, global.format.into()),
     )?;
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -456,7 +562,8 @@ fn translate_raw(
     let started = std::time::Instant::now();
     let text = raw::read_input(&args.input, args.input_opts.max_bytes)?;
     let lines = raw::split_lines(&text);
-    let mut translator = crate::pipeline::build_translator(&args.models, show_progress(global))?;
+    let mut translator =
+        crate::pipeline::build_translator(&args.models.engine_options(), show_progress(global))?;
     let loaded = started.elapsed().as_secs_f64();
     let out = raw::translate_lines(translator.as_mut(), &lines)?;
     let warnings = translator.take_warnings();
@@ -548,8 +655,8 @@ fn summarize(args: SummarizeArgs, global: &GlobalArgs) -> crate::Result<std::pro
     let article = crate::article::load_article(&args.input, &load_options(&args.input_opts))?;
     report_article(&article, global);
     let mut engines = Engines::load(
-        &args.models,
-        &args.summary,
+        &args.models.engine_options(),
+        &args.summary.options(),
         Mode::SummaryOnly,
         show_progress(global),
     )?;
@@ -563,7 +670,7 @@ fn summarize(args: SummarizeArgs, global: &GlobalArgs) -> crate::Result<std::pro
     warn_document(global, &doc);
     crate::output::write(
         global.output.as_deref(),
-        &crate::render::summary_only(&doc, global.format),
+        &crate::render::summary_only(&doc, global.format.into()),
     )?;
     Ok(std::process::ExitCode::SUCCESS)
 }

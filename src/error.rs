@@ -28,6 +28,10 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The default LLM could not be loaded and the extractive summary that replaces it needs a
+    /// translator that cannot be loaded either: both reasons are told.
+    #[error("{why}; the extractive summary used instead needs the Marian translator, which failed too: {source}")]
+    NoFallback { why: String, source: Box<Error> },
     /// A combination the command line should have ruled out: a bug in warta, not in the input.
     #[error(
         "internal error: {0}; this is a bug in warta, please report it with the command you ran"

@@ -5,9 +5,13 @@
 
 pub mod article;
 pub mod batch;
+pub mod checks;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod llm;
 pub mod models;
 pub mod output;
@@ -17,4 +21,5 @@ pub mod render;
 pub mod summarize;
 pub mod translate;
 
+pub use config::{EngineOptions, SummarizerKind, SummaryOptions, TranslatorKind};
 pub use error::{Error, Result};

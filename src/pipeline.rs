@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::article::Article;
-use crate::cli::{ModelArgs, SummarizerKind, SummaryArgs, TranslatorKind};
+use crate::config::{EngineOptions, SummarizerKind, SummaryOptions, TranslatorKind};
 use crate::models::Hub;
 use crate::summarize::{Summarizer, Summary, SummaryRequest};
 use crate::translate::{Translation, Translator};
@@ -52,8 +52,8 @@ pub struct Document {
 impl Engines {
     /// Load what `mode` needs, once.
     pub fn load(
-        models: &ModelArgs,
-        summary: &SummaryArgs,
+        models: &EngineOptions,
+        summary: &SummaryOptions,
         mode: Mode,
         progress: bool,
     ) -> Result<Engines> {
@@ -62,16 +62,23 @@ impl Engines {
         let needs_llm = models.translator == TranslatorKind::Llm
             || (wants_summary && summary.summarizer == SummarizerKind::Llm);
         let mut warnings = Vec::new();
+        // Why the automatic summarizer fell back to the extractive method, if it did.
+        let mut fell_back = None;
         let llm = if needs_llm {
             Some(load_llm(models, &hub)?)
         } else if wants_summary && summary.summarizer == SummarizerKind::Auto {
             match load_llm(models, &hub) {
                 Ok(m) => Some(m),
+                // A model the user named is what they want: its failure is the error, not a reason
+                // to quietly summarise another way.
+                Err(e) if models.llm != crate::llm::DEFAULT_LLM => return Err(e),
                 Err(e) => {
+                    let why = format!("no LLM for the summary: the default model could not be loaded ({e})");
                     warnings.push(format!(
-                        "no LLM for the summary ({e}); writing an extractive summary instead \
-                         (choose explicitly with --summarizer extractive)"
+                        "{why}; writing an extractive summary instead (choose explicitly with \
+                         --summarizer extractive, or name a model with --llm)"
                     ));
+                    fell_back = Some(why);
                     None
                 }
             }
@@ -81,7 +88,16 @@ impl Engines {
         // Summary-only mode needs a translator only for the extractive method's chosen sentences.
         let translator: Option<Box<dyn Translator>> = match (mode, models.translator, &llm) {
             (Mode::SummaryOnly, _, Some(_)) => None,
-            (_, TranslatorKind::Marian, _) => Some(build_marian(models, &hub)?),
+            (_, TranslatorKind::Marian, _) => match (build_marian(models, &hub), fell_back) {
+                (Ok(t), _) => Some(t),
+                (Err(e), None) => return Err(e),
+                (Err(e), Some(why)) => {
+                    return Err(Error::NoFallback {
+                        why,
+                        source: Box::new(e),
+                    })
+                }
+            },
             (_, TranslatorKind::Llm, Some(m)) => Some(build_llm_translator(models, m.clone())?),
             (_, TranslatorKind::Llm, None) => {
                 return Err(Error::Internal("--translator llm without an LLM"))
@@ -101,7 +117,7 @@ impl Engines {
 }
 
 /// Just a translator (for `warta eval --src` and `warta translate --raw`), with its LLM if it needs one.
-pub fn build_translator(models: &ModelArgs, progress: bool) -> Result<Box<dyn Translator>> {
+pub fn build_translator(models: &EngineOptions, progress: bool) -> Result<Box<dyn Translator>> {
     let hub = Hub::from_env(models.offline)?.with_progress(progress);
     match models.translator {
         TranslatorKind::Marian => build_marian(models, &hub),
@@ -170,7 +186,7 @@ pub fn finish(
 }
 
 /// The Marian translator (opus-mt-id-en or a local Marian model).
-fn build_marian(models: &ModelArgs, hub: &Hub) -> Result<Box<dyn Translator>> {
+fn build_marian(models: &EngineOptions, hub: &Hub) -> Result<Box<dyn Translator>> {
     use crate::translate::marian::{MarianOptions, MarianTranslator};
     let spec = crate::models::RepoSpec::parse(&models.model, &models.revision);
     let options = MarianOptions {
@@ -183,7 +199,7 @@ fn build_marian(models: &ModelArgs, hub: &Hub) -> Result<Box<dyn Translator>> {
 }
 
 /// The GGUF LLM named by `--llm`, loaded once and shared.
-fn load_llm(models: &ModelArgs, hub: &Hub) -> Result<crate::llm::SharedChatModel> {
+fn load_llm(models: &EngineOptions, hub: &Hub) -> Result<crate::llm::SharedChatModel> {
     let spec = crate::models::FileSpec::parse(&models.llm)?;
     let opts = crate::llm::LoadOptions {
         progress: hub.progress(),
@@ -194,7 +210,7 @@ fn load_llm(models: &ModelArgs, hub: &Hub) -> Result<crate::llm::SharedChatModel
 }
 
 /// The prompt templates (`--prompts`) with the glossary (`--glossary`, `--no-glossary`).
-fn load_prompts(models: &ModelArgs) -> Result<crate::prompts::Prompts> {
+fn load_prompts(models: &EngineOptions) -> Result<crate::prompts::Prompts> {
     use crate::prompts::{glossary::Glossary, Prompts};
     let glossary = Glossary::load(&models.glossary, !models.no_glossary)?;
     Ok(Prompts::load(models.prompts.as_deref())?.with_glossary(glossary))
@@ -202,7 +218,7 @@ fn load_prompts(models: &ModelArgs) -> Result<crate::prompts::Prompts> {
 
 /// The LLM translator over a shared model.
 fn build_llm_translator(
-    models: &ModelArgs,
+    models: &EngineOptions,
     llm: crate::llm::SharedChatModel,
 ) -> Result<Box<dyn Translator>> {
     let prompts = load_prompts(models)?;
@@ -219,8 +235,8 @@ fn build_llm_translator(
 /// or as the LLM summary's fallback) gets its own LLM translator over the same model for the few
 /// sentences it picks.
 fn build_summarizer(
-    models: &ModelArgs,
-    summary: &SummaryArgs,
+    models: &EngineOptions,
+    summary: &SummaryOptions,
     llm: Option<crate::llm::SharedChatModel>,
 ) -> Result<Box<dyn Summarizer>> {
     use crate::summarize::extractive::ExtractiveSummarizer;
@@ -248,12 +264,6 @@ fn build_summarizer(
 }
 
 /// `--temperature`, `--top-p`, `--seed` and `--max-new-tokens` as the LLM takes them.
-fn generation_params(models: &ModelArgs) -> crate::llm::GenerationParams {
-    let g = &models.generation;
-    crate::llm::GenerationParams {
-        temperature: g.temperature,
-        top_p: g.top_p,
-        seed: g.seed,
-        max_new_tokens: g.max_new_tokens,
-    }
+fn generation_params(models: &EngineOptions) -> crate::llm::GenerationParams {
+    models.generation.clone()
 }

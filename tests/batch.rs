@@ -468,9 +468,24 @@ fn a_killed_run_resumes_without_redoing_or_leaving_partial_files_and_holds_its_l
     }
     let last = last_by_path(&lines);
     assert_eq!(last.len(), good.len());
+    // The final record of a file done before the kill is the resumed run's "skipped" line, and it
+    // keeps what the real run found: its warnings, timings and models.
+    let ok_line: BTreeMap<String, &Value> = lines
+        .iter()
+        .filter(|l| field(l, "status") == "ok")
+        .map(|l| (field(l, "path").to_string(), l))
+        .collect();
+    let mut carried_warnings = 0;
     for path in &done_before {
         assert_eq!(field(&last[path], "status"), "skipped", "{path} was redone");
+        let real = ok_line[path];
+        for key in ["warnings", "timings", "models", "hash", "output"] {
+            assert_eq!(last[path][key], real[key], "{path}: {key} was not kept");
+        }
+        assert!(last[path]["timings"].is_object(), "{path}: no timings");
+        carried_warnings += last[path]["warnings"].as_array().map_or(0, Vec::len);
     }
+    assert!(carried_warnings > 0, "no file done before the kill had warnings to keep");
     let expected: BTreeSet<String> = good.iter().map(|p| p.replace(".txt", ".en.md")).collect();
     assert_eq!(outputs(&output), expected);
     assert!(

@@ -260,13 +260,28 @@ impl Cleaner<'_> {
             let mut cuts: Vec<(std::ops::Range<usize>, &str)> = Vec::new();
             let mut whole_line = false;
             let mut pos = 0;
-            while let Some(m) = rules::RELATED.find_at(text, pos) {
+            while let Some(c) = rules::RELATED.captures_at(text, pos) {
+                let m = c.get(0).expect("group 0 always matches");
                 pos = m.end();
                 if !(m.start() == 0 || after_sentence(&text[..m.start()])) {
                     continue;
                 }
                 let rest = &text[m.end()..];
-                if m.start() == 0 && rest.split_whitespace().take(31).count() <= 30 {
+                // "Pilihan Editor: <headline>": only with a headline after it (bare, such a label
+                // heads a footer list, which the footer pass cuts).
+                let label = c.name("label").is_some();
+                if label
+                    && !rest
+                        .chars()
+                        .find(|c| c.is_alphanumeric())
+                        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+                {
+                    continue;
+                }
+                if m.start() == 0
+                    && rest.split_whitespace().take(31).count() <= 30
+                    && (!label || looks_like_headline(rest))
+                {
                     // The whole line is the link; a bare "Baca juga:" heads a list of them.
                     list_left = if rest.trim().is_empty() { 10 } else { 0 };
                     whole_line = true;
@@ -991,6 +1006,41 @@ mod tests {
     fn related_link_lines_and_lists() {
         let s = format!("{P1}\n\nBaca juga: NATO Usir 8 Delegasi Rusia\n\n{P2}\n\nBaca juga:\nKisah Mayor Raheem, masuk Islam\nKisah para tentara Islam\n\n{P1}");
         assert_eq!(bodies(&s), [P1, P2, P1]);
+    }
+
+    #[test]
+    fn labelled_related_headlines_go() {
+        // Tempo's "Pilihan Editor:" and the other list names used as a link's label, on their own
+        // line or run into the text; audited in `removed`.
+        for label in [
+            "Pilihan Editor",
+            "PILIHAN EDITOR",
+            "Editor's Pick",
+            "Berita Terkait",
+            "Artikel Terkait",
+            "Baca Selengkapnya",
+            "Terpopuler",
+        ] {
+            let s = format!("{P1}\n\n{label}: Jokowi Resmikan Bendungan Baru di Jawa Tengah\n\n{P2}");
+            let (paras, _, removed, _) = run(&s);
+            assert_eq!(
+                paras.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+                [P1, P2],
+                "{label}"
+            );
+            assert!(
+                removed.iter().any(|r| r.reason == "related link"
+                    && r.text == format!("{label}: Jokowi Resmikan Bendungan Baru di Jawa Tengah")),
+                "{label}: {removed:?}"
+            );
+        }
+        let s = format!("{P1} Pilihan Editor: Harga Beras Naik Lagi di Pasar Induk Pedagang mengeluhkan sepinya pembeli.");
+        assert_eq!(bodies(&s), [P1, "Pedagang mengeluhkan sepinya pembeli."]);
+        // Body sentences that use the words are kept: no colon, or no headline after it.
+        let keep = "Berita terkait kasus itu sudah dimuat pada pekan lalu oleh banyak media nasional.";
+        assert_eq!(bodies(&format!("{P1}\n\n{keep}")), [P1, keep]);
+        let keep = "Pilihan editor: kami memuat tulisan ini karena pembaca banyak bertanya soal harga.";
+        assert_eq!(bodies(&format!("{P1}\n\n{keep}")), [P1, keep]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use dom_query::{Document, NodeRef, Selection};
 use dom_smoothie::{Config, Readability};
 
 use super::clean::{collapse_ws, Hint, Line};
+use super::nesting;
 use super::rules;
 use super::sites::{self, Site};
 use super::{Metadata, Removed};
@@ -25,12 +26,33 @@ pub(crate) struct Extracted {
     pub removed: Vec<Removed>,
     /// How the body was found, for `-v`.
     pub method: String,
+    /// What the user should know about the page (nesting cut to a bound).
+    pub warnings: Vec<String>,
 }
 
 /// Below this many characters a site selector is taken to have matched the wrong element.
 const MIN_BODY_CHARS: usize = 150;
 
 pub(crate) fn extract(html: &str) -> Extracted {
+    let (html, flattened) = nesting::bound(html);
+    let html = html.as_ref();
+    let mut warnings = Vec::new();
+    if flattened.dropped_tags > 0 {
+        warnings.push(format!(
+            "the page nests elements more than {} deep: the {} start tags beyond that depth were \
+             ignored (their text is kept)",
+            nesting::MAX_DEPTH,
+            flattened.dropped_tags
+        ));
+    }
+    if flattened.dropped_attrs > 0 {
+        warnings.push(format!(
+            "the page has tags with more than {} attributes: the {} attributes beyond that were \
+             ignored",
+            nesting::MAX_ATTRS,
+            flattened.dropped_attrs
+        ));
+    }
     let doc = Document::from(html);
     let url = page_url(&doc);
     let site_name_tag = meta_content(
@@ -54,6 +76,7 @@ pub(crate) fn extract(html: &str) -> Extracted {
         meta,
         removed,
         method,
+        warnings,
     }
 }
 
@@ -124,7 +147,7 @@ fn body_lines(
 /// photo gallery has no text besides these, so they are what is left to read when the body rules
 /// find no article.
 pub(crate) fn gallery_captions(html: &str) -> Option<Vec<Line>> {
-    let doc = Document::from(html);
+    let doc = Document::from(nesting::bound(html).0.as_ref());
     let found = doc.try_select("figcaption, [class*='caption']")?;
     let mut seen = std::collections::HashSet::new();
     let lines: Vec<Line> = found

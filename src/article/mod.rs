@@ -13,6 +13,7 @@ mod dateline;
 mod html;
 mod lang;
 mod load;
+pub(crate) mod nesting;
 mod rules;
 mod segment;
 mod sites;
@@ -152,9 +153,11 @@ pub fn from_bytes(
     opts: &LoadOptions,
 ) -> Result<Article, LoadError> {
     let decoded = load::decode(bytes, origin, hint, opts.max_bytes)?;
+    let mut page_warnings = Vec::new();
     let (lines, mut meta, mut removed, mut extractor) = match decoded.format {
         load::InputFormat::Html => {
             let x = html::extract(&decoded.text);
+            page_warnings = x.warnings;
             (x.lines, x.meta, x.removed, x.method)
         }
         load::InputFormat::Text => (
@@ -219,7 +222,8 @@ pub fn from_bytes(
         .collect::<Vec<_>>()
         .join("\n");
     let language = lang::detect(&body);
-    let mut warnings = cleaned.warnings;
+    let mut warnings = page_warnings;
+    warnings.extend(cleaned.warnings);
     warnings.extend(lang::warning(language));
     let words: usize = paragraphs
         .iter()

@@ -98,9 +98,14 @@ pub(crate) static FOOTER_START: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     ]
 });
 
-/// "Baca juga:" and its siblings: a related-article link.
-pub(crate) static RELATED: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)(?:\bSilakan\s+)?\b(?:baca|lihat|simak)\s+(?:juga|pula)\b\s*:?\s*"));
+/// "Baca juga:" and its siblings: a related-article link. The `label` group matches the names of
+/// related-headline lists used as a link's label (Tempo's "Pilihan Editor: <headline>", "Berita
+/// Terkait: …"); these need their colon and a headline after it, since bare, they head a footer.
+pub(crate) static RELATED: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)(?:\bSilakan\s+)?\b(?:(?:baca|lihat|simak)\s+(?:juga|pula)\b\s*:?|(?P<label>pilihan\s+editor|editor'?s\s+pick|(?:berita|artikel)\s+(?:terkait|lainnya|terbaru|pilihan|populer)|baca\s+(?:selengkapnya|lainnya)|terpopuler)\s*:)\s*",
+    )
+});
 
 /// Author initials with a slash at the end of a story, maybe with the tag list Detik glues on:
 /// "(mib/haf)", "(dis/ugo)", "(a/b/c)", "(eva/fca) badan komunikasi pemerintah".

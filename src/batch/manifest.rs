@@ -89,15 +89,26 @@ struct ResumeLine {
 
 /// Which inputs earlier runs finished, as compact digests: 32 bytes per input, never the lines
 /// themselves, so resuming a million-file archive costs tens of megabytes, not the manifest's size.
+///
+/// Each also keeps the byte offset of its last line, so a skipped file's new line can carry what its
+/// real run found (warnings, timings, models), read back from there.
 #[derive(Debug, Default)]
 pub struct ResumeIndex {
-    done: HashMap<[u8; 16], [u8; 16]>,
+    done: HashMap<[u8; 16], ([u8; 16], u64)>,
 }
 
 impl ResumeIndex {
     /// Whether `path` was last recorded done with this content `hash` under these `settings`.
     pub fn is_done(&self, path: &str, hash: &str, settings: &str) -> bool {
-        self.done.get(&path_key(path)) == Some(&done_key(hash, settings))
+        self.done_at(path, hash, settings).is_some()
+    }
+
+    /// Where the manifest line that records `path` done (with this `hash` and `settings`) starts.
+    pub fn done_at(&self, path: &str, hash: &str, settings: &str) -> Option<u64> {
+        self.done
+            .get(&path_key(path))
+            .filter(|(key, _)| *key == done_key(hash, settings))
+            .map(|&(_, offset)| offset)
     }
 
     pub fn len(&self) -> usize {
@@ -108,11 +119,13 @@ impl ResumeIndex {
         self.done.is_empty()
     }
 
-    fn record(&mut self, line: &ResumeLine) {
+    fn record(&mut self, line: &ResumeLine, offset: u64) {
         match (&line.hash, line.status.is_done()) {
             (Some(hash), true) => {
-                self.done
-                    .insert(path_key(&line.path), done_key(hash, &line.settings));
+                self.done.insert(
+                    path_key(&line.path),
+                    (done_key(hash, &line.settings), offset),
+                );
             }
             _ => {
                 self.done.remove(&path_key(&line.path));
@@ -172,13 +185,23 @@ pub fn open_existing(path: &Path) -> Result<Opened, BatchError> {
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     let mut bad_lines = 0usize;
     let mut first_bad = None;
-    for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(io)?;
-        if line.trim().is_empty() {
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut offset = 0u64;
+    for n in 0.. {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).map_err(io)?;
+        if read == 0 {
+            break;
+        }
+        let start = offset;
+        offset += read as u64;
+        // Bytes, not text: a line that is not UTF-8 is a bad line like any other, not a failed run.
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        match serde_json::from_str::<ResumeLine>(&line) {
-            Ok(l) => opened.index.record(&l),
+        match serde_json::from_slice::<ResumeLine>(&line) {
+            Ok(l) => opened.index.record(&l, start),
             Err(e) => {
                 bad_lines += 1;
                 first_bad.get_or_insert((n + 1, e.to_string()));
@@ -192,6 +215,51 @@ pub fn open_existing(path: &Path) -> Result<Opened, BatchError> {
         ));
     }
     Ok(opened)
+}
+
+/// What a file's real run found, carried over to the line that records it skipped by a later run.
+#[derive(Debug, Default, Deserialize)]
+pub struct Previous {
+    #[serde(default)]
+    pub timings: Option<EntryTimings>,
+    #[serde(default)]
+    pub models: Models,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// Reads earlier lines of the manifest back by offset (from [`ResumeIndex::done_at`]).
+pub struct PreviousReader {
+    path: PathBuf,
+    reader: Option<BufReader<File>>,
+}
+
+impl PreviousReader {
+    /// Longest line read back: a manifest line is a few kilobytes; a longer one was not written by
+    /// warta and is not worth holding in memory.
+    const MAX_LINE: u64 = 16 << 20;
+
+    pub fn new(manifest: &Path) -> Self {
+        PreviousReader {
+            path: manifest.to_path_buf(),
+            reader: None,
+        }
+    }
+
+    /// The line at `offset`, or `None` when it cannot be read back (then the new line says less).
+    pub fn read_at(&mut self, offset: u64) -> Option<Previous> {
+        if self.reader.is_none() {
+            self.reader = File::open(&self.path).ok().map(BufReader::new);
+        }
+        let reader = self.reader.as_mut()?;
+        reader.seek(SeekFrom::Start(offset)).ok()?;
+        let mut line = Vec::new();
+        reader
+            .take(Self::MAX_LINE)
+            .read_until(b'\n', &mut line)
+            .ok()?;
+        serde_json::from_slice(&line).ok()
+    }
 }
 
 /// `Some(length up to the last newline)` when the file does not end with a newline.

@@ -23,7 +23,8 @@ use super::report::Verbosity;
 use super::shard::Shard;
 use super::walk::{self, Found};
 use super::{BatchError, RunInfo, EXIT_SOME_FAILED};
-use crate::cli::{BatchArgs, Format, GlobalArgs};
+use super::Options;
+use crate::render::Format;
 
 /// Disagreements listed in full; the rest are counted.
 const LISTED: usize = 20;
@@ -53,13 +54,13 @@ struct Source {
     shard: Option<Shard>,
 }
 
-pub fn run(args: &BatchArgs, global: &GlobalArgs, verbosity: Verbosity) -> crate::Result<ExitCode> {
+pub fn run(args: &Options, verbosity: Verbosity) -> crate::Result<ExitCode> {
     let note = |msg: &str| {
         if verbosity != Verbosity::Quiet {
             eprintln!("warta: {msg}");
         }
     };
-    let out = global.output.as_deref().ok_or_else(|| {
+    let out = args.output.as_deref().ok_or_else(|| {
         BatchError::Failed(
             "--merge-manifests needs -o OUT, the directory to write the merged manifest.jsonl into"
                 .into(),
@@ -328,7 +329,7 @@ fn missing_shards(sources: &[Source], note: &dyn Fn(&str)) -> usize {
 
 /// Print (on stdout) the input files no shard recorded; `None` when the input directory is unknown.
 fn missing_inputs(
-    args: &BatchArgs,
+    args: &Options,
     sources: &[Source],
     out: &Path,
     merged: &HashMap<String, Loc>,

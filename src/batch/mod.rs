@@ -28,13 +28,43 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::article::{Article, LoadOptions};
-use crate::cli::{BatchArgs, Format, GlobalArgs, TranslatorKind};
+use crate::config::{EngineOptions, SummaryOptions, TranslatorKind};
+use crate::render::Format;
 use crate::pipeline::{Engines, Mode};
 use interrupt::Stop;
 use manifest::Models;
 use report::{Progress, Verbosity};
 use shard::Shard;
 use walk::Input;
+
+/// What a batch run is asked to do (the command line builds it from `warta batch`'s arguments).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Directory of articles (searched recursively); `None` only with `merge_manifests`.
+    pub input_dir: Option<PathBuf>,
+    /// The output directory (with `merge_manifests`: where the merged manifest goes).
+    pub output: Option<PathBuf>,
+    /// Globs of files to include (empty: [`walk::DEFAULT_INCLUDE`]) and to skip.
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// Worker threads (default: all cores).
+    pub jobs: Option<usize>,
+    /// Redo every file, even those already done.
+    pub force: bool,
+    /// `K/N`: process only shard K of N.
+    pub shard: Option<String>,
+    /// Combine these shard directories' manifests instead of translating.
+    pub merge_manifests: Vec<PathBuf>,
+    pub summary_only: bool,
+    pub no_summary: bool,
+    /// Refuse input files larger than this many bytes.
+    pub max_bytes: u64,
+    pub format: Format,
+    /// Print nothing but errors.
+    pub quiet: bool,
+    pub models: EngineOptions,
+    pub summary: SummaryOptions,
+}
 
 /// Exit code when the run finished but some files failed.
 pub const EXIT_SOME_FAILED: u8 = 3;
@@ -121,7 +151,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn new(args: &BatchArgs, format: Format, mode: Mode, engines: &Engines) -> Settings {
+    fn new(args: &Options, format: Format, mode: Mode, engines: &Engines) -> Settings {
         let translation = engines.translator.as_ref().map(|t| t.info());
         let marian = translation.is_some() && args.models.translator == TranslatorKind::Marian;
         let llm = engines
@@ -210,16 +240,16 @@ impl RunInfo {
 }
 
 /// Run `warta batch` (or `warta batch --merge-manifests`).
-pub fn run(args: &BatchArgs, global: &GlobalArgs) -> crate::Result<ExitCode> {
-    let verbosity = verbosity(global);
+pub fn run(args: &Options) -> crate::Result<ExitCode> {
+    let verbosity = verbosity(args.quiet);
     if !args.merge_manifests.is_empty() {
-        return merge::run(args, global, verbosity);
+        return merge::run(args, verbosity);
     }
     let input = args
         .input_dir
         .as_deref()
         .ok_or_else(|| BatchError::Failed("no INPUT_DIR given".into()))?;
-    let output = global
+    let output = args
         .output
         .as_deref()
         .ok_or_else(|| BatchError::NoOutputDir {
@@ -263,7 +293,7 @@ pub fn run(args: &BatchArgs, global: &GlobalArgs) -> crate::Result<ExitCode> {
     for w in &engines.warnings {
         progress_note(w);
     }
-    let settings = Settings::new(args, global.format, mode, &engines);
+    let settings = Settings::new(args, args.format, mode, &engines);
     let fingerprint = settings.fingerprint();
     let info = RunInfo {
         input_dir: input_root.clone(),
@@ -279,7 +309,7 @@ pub fn run(args: &BatchArgs, global: &GlobalArgs) -> crate::Result<ExitCode> {
     crate::output::write_atomic(&output_root.join(RUN_FILE), info_json.as_bytes())?;
 
     let load_options = LoadOptions {
-        max_bytes: args.input_opts.max_bytes,
+        max_bytes: args.max_bytes,
     };
     let loader = move |bytes: &[u8], input: &Input| load(bytes, input, &load_options);
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
@@ -288,7 +318,7 @@ pub fn run(args: &BatchArgs, global: &GlobalArgs) -> crate::Result<ExitCode> {
     } else {
         vec![]
     };
-    let total = stages::inputs(&input_root, &skip, &filter, global.format, shard)
+    let total = stages::inputs(&input_root, &skip, &filter, args.format, shard)
         .filter(|f| !matches!(f, walk::Found::Note(_)))
         .count() as u64;
     if total == 0 {
@@ -310,9 +340,9 @@ pub fn run(args: &BatchArgs, global: &GlobalArgs) -> crate::Result<ExitCode> {
         filter,
         shard,
         mode,
-        format: global.format,
+        format: args.format,
         sentences: usize::from(args.summary.sentences),
-        max_bytes: args.input_opts.max_bytes,
+        max_bytes: args.max_bytes,
         force: args.force,
         jobs,
         window: (4 * jobs).max(64),
@@ -344,9 +374,9 @@ pub fn run(args: &BatchArgs, global: &GlobalArgs) -> crate::Result<ExitCode> {
     })
 }
 
-fn verbosity(global: &GlobalArgs) -> Verbosity {
+fn verbosity(quiet: bool) -> Verbosity {
     use std::io::IsTerminal;
-    if global.quiet {
+    if quiet {
         Verbosity::Quiet
     } else if std::io::stderr().is_terminal() {
         Verbosity::Bar

@@ -28,7 +28,7 @@ use super::shard::Shard;
 use super::walk::{self, Found, Input};
 use super::BatchError;
 use crate::article::Article;
-use crate::cli::Format;
+use crate::render::Format;
 use crate::pipeline::{Document, Engines, Mode};
 use crate::translate::{article_segments, assemble_translation, Translation};
 
@@ -509,9 +509,11 @@ fn writer_stage(
     manifest: &mut manifest::Writer,
 ) -> Result<(), BatchError> {
     let mut dirs = OutputDirs::default();
+    let mut earlier = manifest::PreviousReader::new(&plan.output_root.join(manifest::FILE_NAME));
     for mut item in done {
         let mut warnings = Vec::new();
         let mut models = plan.models.clone();
+        let mut carried_timings = None;
         let status = match std::mem::replace(&mut item.state, State::Skipped) {
             State::Document(doc) => {
                 warnings = document_warnings(&doc);
@@ -530,7 +532,21 @@ fn writer_stage(
                     }
                 }
             }
-            State::Skipped => Status::Skipped,
+            State::Skipped => {
+                // Done by an earlier run: this line, now the last for the path, keeps what that
+                // run found.
+                let previous = item
+                    .hash
+                    .as_deref()
+                    .and_then(|h| plan.index.done_at(&item.rel, h, &plan.settings))
+                    .and_then(|offset| earlier.read_at(offset));
+                if let Some(p) = previous {
+                    warnings = p.warnings;
+                    models = p.models;
+                    carried_timings = p.timings;
+                }
+                Status::Skipped
+            }
             State::Failed(e) => {
                 item.state = State::Failed(e);
                 Status::Failed
@@ -550,7 +566,11 @@ fn writer_stage(
             status,
             error,
             output: item.output.filter(|_| status.is_done()),
-            timings: (status != Status::Skipped).then_some(item.timings),
+            timings: if status == Status::Skipped {
+                carried_timings
+            } else {
+                Some(item.timings)
+            },
             models,
             warnings,
             settings: plan.settings.clone(),

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::BatchError;
-use crate::cli::Format;
+use crate::render::Format;
 
 /// Input patterns used when no `--include` is given.
 pub const DEFAULT_INCLUDE: [&str; 4] = ["*.txt", "*.html", "*.htm", "*.md"];

@@ -9,7 +9,7 @@
 
 pub mod bleu;
 pub mod chrf;
-mod input;
+pub(crate) mod input;
 mod pystr;
 mod report;
 mod run;
@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 pub use input::{read_lines, read_pair};
 pub use report::{EvalReport, SentenceScores, Timings};
-pub use run::{evaluate_hyp, evaluate_src, run, SrcJob};
+pub use run::{evaluate_hyp, evaluate_src, run, EvalOptions, SrcJob};
 
 /// The sacreBLEU release whose scores warta reproduces (and which the fixtures were made with); it is
 /// the `version:` field of the signatures, so a figure from warta can be compared with sacreBLEU's.

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::{bleu, chrf, round2, Scores};
-use crate::cli::Format;
+use crate::render::Format;
 use crate::translate::EngineInfo;
 
 /// Everything `warta eval` reports. Top-level scores are rounded to two decimals exactly as sacreBLEU

@@ -8,11 +8,25 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::report::{Files, Timings};
 use super::{pystr, read_pair, score, EvalError, EvalReport};
-use crate::cli::EvalArgs;
 use crate::translate::Translator;
 
-/// Run `warta eval` as the command line asked; `progress` shows a progress bar while translating.
-pub fn run(args: &EvalArgs, progress: bool) -> crate::Result<EvalReport> {
+/// What `warta eval` scores: `hyp` against `reference`, or the translation of `src` made with `models`.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    pub hyp: Option<std::path::PathBuf>,
+    pub src: Option<std::path::PathBuf>,
+    pub reference: std::path::PathBuf,
+    /// Use only the first N lines.
+    pub limit: Option<usize>,
+    /// Also report every line's own scores.
+    pub per_sentence: bool,
+    /// With `src`: also write the translations here.
+    pub save_hyp: Option<std::path::PathBuf>,
+    pub models: crate::config::EngineOptions,
+}
+
+/// Run an evaluation; `progress` shows a progress bar while translating.
+pub fn run(args: &EvalOptions, progress: bool) -> crate::Result<EvalReport> {
     match (&args.hyp, &args.src) {
         (Some(hyp), _) => Ok(evaluate_hyp(
             hyp,
@@ -45,7 +59,7 @@ pub fn run(args: &EvalArgs, progress: bool) -> crate::Result<EvalReport> {
             };
             evaluate_src(job, translator.as_mut(), started, load_s, progress)
         }
-        // clap requires one of --hyp and --src.
+        // The front end requires one of hyp and src.
         (None, None) => Err(crate::Error::Internal(
             "`warta eval` without --hyp or --src",
         )),

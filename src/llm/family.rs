@@ -64,13 +64,24 @@ pub fn common_hyper(g: &Gguf, arch: &str) -> Result<Hyper, LlmError> {
             ),
         });
     }
+    // Sizes warta allocates from before any tensor is read: bounded, since nothing in the file backs
+    // them (the tensors then have to match).
+    let n_layer = g.usize(&key("block_count"))?;
+    if n_layer > 4096 || head_dim > 1 << 16 || n_head > 1 << 16 {
+        return Err(LlmError::Corrupt {
+            path: g.path().to_path_buf(),
+            reason: format!(
+                "implausible model shape: {n_layer} layers, {n_head} heads, head size {head_dim}"
+            ),
+        });
+    }
     let rope_base = if g.has(&key("rope.freq_base")) {
         g.f32(&key("rope.freq_base"))?
     } else {
         10_000.0
     };
     Ok(Hyper {
-        n_layer: g.usize(&key("block_count"))?,
+        n_layer,
         n_head,
         n_kv_head,
         head_dim,

@@ -49,28 +49,19 @@ impl Gguf {
         file.seek(SeekFrom::Start(0))
             .map_err(|e| not_gguf(format!("cannot read it: {e}")))?;
         let mut reader = BufReader::new(file);
-        let content = gguf_file::Content::read(&mut reader).map_err(|e| LlmError::Corrupt {
+        let corrupt = |reason: String| LlmError::Corrupt {
             path: path.to_path_buf(),
-            reason: format!("its header cannot be read ({})", candle_message(&e)),
-        })?;
-        let end = content
-            .tensor_infos
-            .values()
-            .map(|t| {
-                let bytes =
-                    t.shape.elem_count() / t.ggml_dtype.block_size() * t.ggml_dtype.type_size();
-                content.tensor_data_offset + t.offset + bytes as u64
-            })
-            .max()
-            .unwrap_or(content.tensor_data_offset);
-        if end > file_len {
-            return Err(LlmError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "it is truncated: its tensors need {end} bytes but the file has {file_len}"
-                ),
-            });
-        }
+            reason,
+        };
+        // Our own pass first: it checks every declared size against the file's length with checked
+        // arithmetic, and what candle's parser would divide by or multiply out, before candle
+        // allocates anything.
+        check_header(&mut reader, file_len).map_err(|e| corrupt(e.to_string()))?;
+        reader
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| not_gguf(format!("cannot read it: {e}")))?;
+        let content = gguf_file::Content::read(&mut reader)
+            .map_err(|e| corrupt(format!("its header cannot be read ({})", candle_message(&e))))?;
         Ok(Gguf {
             path: path.to_path_buf(),
             content,
@@ -198,6 +189,304 @@ impl Gguf {
                 path: self.path.clone(),
                 reason: format!("tensor {name} cannot be read ({})", candle_message(&e)),
             })
+    }
+}
+
+/// What is wrong with a GGUF header, found by [`check_header`].
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderError {
+    #[error("it is truncated: {0}")]
+    Truncated(String),
+    #[error("its header is invalid: {0}")]
+    Invalid(String),
+}
+
+/// The tensor types candle reads, by their GGUF number (candle's own table is private).
+fn ggml_dtype(n: u32) -> Option<candle_core::quantized::GgmlDType> {
+    use candle_core::quantized::GgmlDType as T;
+    Some(match n {
+        0 => T::F32,
+        1 => T::F16,
+        2 => T::Q4_0,
+        3 => T::Q4_1,
+        6 => T::Q5_0,
+        7 => T::Q5_1,
+        8 => T::Q8_0,
+        9 => T::Q8_1,
+        10 => T::Q2K,
+        11 => T::Q3K,
+        12 => T::Q4K,
+        13 => T::Q5K,
+        14 => T::Q6K,
+        15 => T::Q8K,
+        30 => T::BF16,
+        _ => return None,
+    })
+}
+
+/// Deepest nesting of metadata arrays accepted (real files nest none; candle stops at 64).
+const MAX_ARRAY_DEPTH: usize = 8;
+/// Most dimensions of a tensor (GGML_MAX_DIMS).
+const MAX_DIMS: u64 = 4;
+
+/// Walk a GGUF header (from the start of `r`) without building it: every string, array, count and
+/// tensor must fit in the `file_len` bytes there are, tensor sizes are multiplied out with overflow
+/// checks, every tensor's data must lie inside the file, and the alignment must be a power of two.
+/// Memory stays constant whatever the header claims. Public for the fuzz targets.
+pub fn check_header<R: Read + Seek>(r: &mut R, file_len: u64) -> Result<(), HeaderError> {
+    let mut h = HeaderWalk {
+        r,
+        file_len,
+        pos: 0,
+        wide: true,
+    };
+    h.run()
+}
+
+struct HeaderWalk<'r, R> {
+    r: &'r mut R,
+    file_len: u64,
+    pos: u64,
+    /// Version 2+ lengths are u64; version 1's are u32.
+    wide: bool,
+}
+
+impl<R: Read + Seek> HeaderWalk<'_, R> {
+    fn truncated(&self, what: &str) -> HeaderError {
+        HeaderError::Truncated(format!(
+            "{what} at byte {} runs past the end of the file ({} bytes)",
+            self.pos, self.file_len
+        ))
+    }
+
+    fn bytes<const N: usize>(&mut self, what: &str) -> Result<[u8; N], HeaderError> {
+        let mut b = [0u8; N];
+        self.r.read_exact(&mut b).map_err(|_| self.truncated(what))?;
+        self.pos += N as u64;
+        Ok(b)
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, HeaderError> {
+        self.bytes::<4>(what).map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, HeaderError> {
+        self.bytes::<8>(what).map(u64::from_le_bytes)
+    }
+
+    fn len(&mut self, what: &str) -> Result<u64, HeaderError> {
+        if self.wide {
+            self.u64(what)
+        } else {
+            self.u32(what).map(u64::from)
+        }
+    }
+
+    fn remaining(&self) -> u64 {
+        self.file_len.saturating_sub(self.pos)
+    }
+
+    fn skip(&mut self, n: u64, what: &str) -> Result<(), HeaderError> {
+        if n > self.remaining() {
+            return Err(self.truncated(what));
+        }
+        let to = self.pos + n;
+        self.r
+            .seek(SeekFrom::Start(to))
+            .map_err(|_| self.truncated(what))?;
+        self.pos = to;
+        Ok(())
+    }
+
+    /// A string; returns it only when it is short (keys), else skips it.
+    fn string(&mut self, what: &str) -> Result<Option<String>, HeaderError> {
+        let n = self.len(what)?;
+        if n > self.remaining() {
+            return Err(HeaderError::Truncated(format!(
+                "{what} at byte {} claims {n} bytes, but only {} are left",
+                self.pos,
+                self.remaining()
+            )));
+        }
+        if n <= 256 {
+            let mut b = vec![0u8; n as usize];
+            self.r.read_exact(&mut b).map_err(|_| self.truncated(what))?;
+            self.pos += n;
+            return Ok(Some(String::from_utf8_lossy(&b).into_owned()));
+        }
+        self.skip(n, what)?;
+        Ok(None)
+    }
+
+    /// Skip a value of type `t`; returns it when it is a non-negative integer of at most 32 bits
+    /// (what candle reads `general.alignment` from).
+    fn value(&mut self, t: u32, depth: usize, what: &str) -> Result<Option<u64>, HeaderError> {
+        let fixed = |n: u64| Some(n);
+        let size = match t {
+            0 | 1 | 7 => fixed(1),
+            2 | 3 => fixed(2),
+            4 | 5 | 6 => fixed(4),
+            10..=12 => fixed(8),
+            8 | 9 => None,
+            other => {
+                return Err(HeaderError::Invalid(format!(
+                    "{what} has unknown value type {other}"
+                )))
+            }
+        };
+        match (t, size) {
+            // The integer types candle takes an alignment from (u8, i8, u16, i16, u32, i32).
+            (0..=5, Some(n)) => {
+                let b = self.bytes_n(n, what)?;
+                let mut v = 0u64;
+                for (i, byte) in b.iter().enumerate() {
+                    v |= u64::from(*byte) << (8 * i);
+                }
+                let negative = t % 2 == 1 && b.last().is_some_and(|x| x & 0x80 != 0);
+                Ok((!negative).then_some(v))
+            }
+            (_, Some(n)) => self.skip(n, what).map(|_| None),
+            (8, None) => self.string(what).map(|_| None),
+            _ => {
+                if depth >= MAX_ARRAY_DEPTH {
+                    return Err(HeaderError::Invalid(format!(
+                        "{what} nests arrays more than {MAX_ARRAY_DEPTH} deep"
+                    )));
+                }
+                let inner = self.u32(what)?;
+                let n = self.len(what)?;
+                let min = match inner {
+                    0 | 1 | 7 => 1,
+                    2 | 3 => 2,
+                    4 | 5 | 6 => 4,
+                    10..=12 => 8,
+                    8 => if self.wide { 8 } else { 4 },
+                    9 => if self.wide { 12 } else { 8 },
+                    other => {
+                        return Err(HeaderError::Invalid(format!(
+                            "{what} is an array of unknown value type {other}"
+                        )))
+                    }
+                };
+                if n.saturating_mul(min) > self.remaining() {
+                    return Err(HeaderError::Truncated(format!(
+                        "{what} claims {n} elements, more than the {} bytes left can hold",
+                        self.remaining()
+                    )));
+                }
+                if min <= 8 && inner != 8 && inner != 9 {
+                    self.skip(n * min, what)?;
+                } else {
+                    for _ in 0..n {
+                        self.value(inner, depth + 1, what)?;
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn bytes_n(&mut self, n: u64, what: &str) -> Result<Vec<u8>, HeaderError> {
+        let mut b = vec![0u8; n as usize];
+        self.r.read_exact(&mut b).map_err(|_| self.truncated(what))?;
+        self.pos += n;
+        Ok(b)
+    }
+
+    fn run(&mut self) -> Result<(), HeaderError> {
+        let magic = self.bytes::<4>("the magic number")?;
+        if &magic != MAGIC {
+            return Err(HeaderError::Invalid("it does not start with GGUF".into()));
+        }
+        let version = self.u32("the version")?;
+        match version {
+            1 => self.wide = false,
+            2 | 3 => {}
+            v => {
+                return Err(HeaderError::Invalid(format!(
+                    "version {v} (warta reads versions 1 to 3)"
+                )))
+            }
+        }
+        let tensors = self.len("the tensor count")?;
+        let entries = self.len("the metadata count")?;
+        let prefix = if self.wide { 8 } else { 4 };
+        // The smallest a metadata entry and a tensor entry can be.
+        let need = entries
+            .saturating_mul(prefix + 4 + 1)
+            .saturating_add(tensors.saturating_mul(prefix + 4 + 4 + 8));
+        if need > self.remaining() {
+            return Err(HeaderError::Truncated(format!(
+                "the header declares {tensors} tensors and {entries} metadata entries, which need \
+                 at least {need} bytes; the file has {}",
+                self.file_len
+            )));
+        }
+        let mut alignment = 32u64;
+        for i in 0..entries {
+            let key = self.string(&format!("metadata key {i}"))?;
+            let what = format!("metadata {}", key.as_deref().unwrap_or("(long key)"));
+            let t = self.u32(&what)?;
+            let v = self.value(t, 0, &what)?;
+            if key.as_deref() == Some("general.alignment") {
+                if let Some(a) = v {
+                    if a == 0 || !a.is_power_of_two() {
+                        return Err(HeaderError::Invalid(format!(
+                            "general.alignment is {a}, not a power of two"
+                        )));
+                    }
+                    alignment = a;
+                }
+            }
+        }
+        let mut tables = Vec::new();
+        for i in 0..tensors {
+            let name = self.string(&format!("the name of tensor {i}"))?;
+            let what = format!("tensor {}", name.as_deref().unwrap_or("(long name)"));
+            let dims = self.u32(&what)?;
+            if u64::from(dims) > MAX_DIMS {
+                return Err(HeaderError::Invalid(format!(
+                    "{what} has {dims} dimensions (at most {MAX_DIMS})"
+                )));
+            }
+            let mut elems = 1u64;
+            for _ in 0..dims {
+                let d = if self.wide { self.u64(&what)? } else { u64::from(self.u32(&what)?) };
+                elems = elems.checked_mul(d).ok_or_else(|| {
+                    HeaderError::Invalid(format!("{what} claims more elements than fit in 64 bits"))
+                })?;
+            }
+            let dtype = self.u32(&what)?;
+            let offset = self.u64(&what)?;
+            let dt = ggml_dtype(dtype).ok_or_else(|| {
+                HeaderError::Invalid(format!("{what} has unknown type {dtype}"))
+            })?;
+            let (block, size) = (dt.block_size() as u64, dt.type_size() as u64);
+            if elems % block != 0 {
+                return Err(HeaderError::Invalid(format!(
+                    "{what} has {elems} elements, not a whole number of {block}-element blocks"
+                )));
+            }
+            let bytes = (elems / block).checked_mul(size).ok_or_else(|| {
+                HeaderError::Invalid(format!("{what} claims more bytes than fit in 64 bits"))
+            })?;
+            tables.push((what, offset, bytes));
+        }
+        let data = self.pos.div_ceil(alignment).saturating_mul(alignment);
+        for (what, offset, bytes) in tables {
+            let end = data.checked_add(offset).and_then(|s| s.checked_add(bytes));
+            match end {
+                Some(end) if end <= self.file_len => {}
+                _ => {
+                    return Err(HeaderError::Truncated(format!(
+                        "{what} needs {bytes} bytes at offset {offset} of the data, which starts at \
+                         byte {data}, but the file has {} bytes",
+                        self.file_len
+                    )))
+                }
+            }
+        }
+        Ok(())
     }
 }
 

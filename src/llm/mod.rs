@@ -27,6 +27,10 @@ use serde::Serialize;
 
 pub use generate::{Engine, LoadOptions};
 
+/// The LLM used unless `--llm` (or `WARTA_LLM`) names another. Only this one may be replaced by the
+/// extractive summary when it cannot be loaded; a model the user names must load.
+pub const DEFAULT_LLM: &str = "Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf";
+
 /// Who says a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

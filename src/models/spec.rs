@@ -80,7 +80,8 @@ impl FileSpec {
     /// `owner/name/dir/file.gguf` is a Hub repo plus a path inside it (optionally `@revision` after the
     /// repo: `owner/name@rev/file.gguf`); an existing file or a path-like string is local.
     pub fn parse(spec: &str) -> Result<FileSpec, ModelError> {
-        if looks_local(spec) {
+        // A bare `name.gguf` cannot be a Hub `owner/repo/file`: it is a local file, maybe missing.
+        if looks_local(spec) || (!spec.contains('/') && spec.ends_with(".gguf")) {
             return Ok(FileSpec::Local(PathBuf::from(spec)));
         }
         let mut parts = spec.splitn(3, '/');
@@ -193,7 +194,13 @@ mod tests {
             FileSpec::parse("/tmp/x.gguf").unwrap(),
             FileSpec::Local("/tmp/x.gguf".into())
         );
-        assert!(FileSpec::parse("just-a-name.gguf").is_err());
+        assert!(FileSpec::parse("just-a-name").is_err());
+        // A bare file name is a local file; a missing one says so, naming it.
+        let spec = FileSpec::parse("just-a-name.gguf").unwrap();
+        assert_eq!(spec, FileSpec::Local("just-a-name.gguf".into()));
+        let tmp = tempfile::tempdir().unwrap();
+        let msg = spec.get(&Hub::new(tmp.path(), None, true)).unwrap_err().to_string();
+        assert!(msg.contains("just-a-name.gguf") && msg.contains("no such model file"), "{msg}");
     }
 
     #[test]

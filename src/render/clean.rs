@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::article::{Article, InputInfo, ParagraphKind, Removed};
-use crate::cli::Format;
+use super::Format;
 
 /// Render `article` for `warta clean`.
 pub fn clean(article: &Article, format: Format) -> String {

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::article::ParagraphKind;
-use crate::cli::Format;
+use super::Format;
 use crate::pipeline::Document;
 use crate::summarize::{Summary, SummaryMethod};
 

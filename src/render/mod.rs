@@ -5,4 +5,12 @@ mod clean;
 mod document;
 
 pub use clean::clean;
+
+/// Output format of everything warta renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Markdown,
+    Json,
+}
 pub use document::{document, summary_only};

@@ -23,7 +23,7 @@ use crate::llm::{GenerationParams, SharedChatModel, StopReason};
 use crate::prompts::{self, Prompts};
 use crate::summarize::cause;
 use crate::summarize::extractive::ExtractiveSummarizer;
-use crate::summarize::guard::{self, Findings};
+use crate::checks::{self as guard, Findings};
 use crate::summarize::{
     SummarizeError, Summarizer, Summary, SummaryChecks, SummaryMethod, SummaryRequest,
 };

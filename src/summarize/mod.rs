@@ -3,7 +3,6 @@
 
 pub mod cause;
 pub mod extractive;
-pub mod guard;
 pub mod llm;
 
 use serde::Serialize;

@@ -14,7 +14,7 @@ use std::time::Instant;
 use crate::article::{split_sentences, Article, ParagraphKind};
 use crate::llm::{GenerationParams, SharedChatModel, StopReason};
 use crate::prompts::{self, Prompts};
-use crate::summarize::guard::{english_place_names, number_mismatches};
+use crate::checks::{english_place_names, number_mismatches};
 use crate::translate::check_numbers;
 use crate::translate::{
     EngineInfo, TranslateError, TranslateStats, TranslatedParagraph, Translation, Translator,

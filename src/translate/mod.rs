@@ -173,8 +173,8 @@ pub fn assemble_translation(
     }
 }
 
-/// The translator `args` ask for (`--translator`, `--model`, `--llm`, …), loaded and ready.
-pub fn build(args: &crate::cli::ModelArgs) -> Result<Box<dyn Translator>, crate::Error> {
+/// The translator `args` ask for (engine, Marian model, LLM, …), loaded and ready.
+pub fn build(args: &crate::config::EngineOptions) -> Result<Box<dyn Translator>, crate::Error> {
     crate::pipeline::build_translator(args, false)
 }
 
@@ -192,7 +192,7 @@ pub enum TranslateError {
 /// Warn when a paragraph's numbers and its translation's differ (1.200 ↔ 1,200, delapan ↔ 8, dates):
 /// a wrong number is the error a reader can least afford and a model most easily makes.
 pub(crate) fn check_numbers(warnings: &mut Vec<String>, label: &str, source: &str, text: &str) {
-    let diff = crate::summarize::guard::number_mismatches(source, text);
+    let diff = crate::checks::number_mismatches(source, text);
     if !diff.is_empty() {
         warnings.push(format!(
             "{label}: numbers differ from the source: {}",

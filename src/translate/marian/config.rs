@@ -53,6 +53,9 @@ impl Default for MarianConfig {
     }
 }
 
+/// Largest sinusoidal position table (positions x d_model) a config may ask for: 1 GiB of f32.
+const MAX_POSITION_TABLE: usize = 1 << 28;
+
 impl MarianConfig {
     /// Rows of the output layer: the shared vocabulary, or the decoder's own.
     pub fn target_vocab_size(&self) -> usize {
@@ -80,6 +83,16 @@ impl MarianConfig {
             return Err("vocab_size, d_model and max_position_embeddings must be positive".into());
         }
         Activation::parse(&self.activation_function)?;
+        // The position table is computed from these two when the checkpoint has none: no file
+        // backs it, so its size is bounded here (opus-mt: 512 x 512).
+        let table = self.max_position_embeddings.checked_mul(self.d_model);
+        if table.is_none_or(|n| n > MAX_POSITION_TABLE) {
+            return Err(format!(
+                "max_position_embeddings {} x d_model {} is more than the {MAX_POSITION_TABLE} \
+                 values warta accepts for a position table",
+                self.max_position_embeddings, self.d_model
+            ));
+        }
         Ok(())
     }
 }

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use candle_core::pickle::{Object, Stack, TensorInfo};
 use candle_core::{bail, Result, Tensor};
+
+use super::pickle::{self, TensorRef, Value};
 
 /// The first pickle of a legacy checkpoint: protocol 2, LONG1 of 10 bytes holding torch's magic number
 /// 0x1950a86a20f9469cfc6c (little-endian), STOP. (Read by hand: the number does not fit an i64.)
@@ -21,7 +22,7 @@ const MAGIC_PICKLE: [u8; 15] = [
 /// A legacy checkpoint: tensor layouts from the pickled state dict, storages located in the file.
 pub struct LegacyPth {
     path: PathBuf,
-    tensors: HashMap<String, TensorInfo>,
+    tensors: HashMap<String, TensorRef>,
     /// Storage key → (byte offset of its data, byte length).
     storages: HashMap<String, (u64, u64)>,
 }
@@ -34,10 +35,8 @@ pub fn is_legacy(path: &Path) -> bool {
         .is_ok_and(|_| head == MAGIC_PICKLE)
 }
 
-fn read_pickle<R: std::io::BufRead>(r: &mut R) -> Result<Object> {
-    let mut stack = Stack::empty();
-    stack.read_loop(r)?;
-    stack.finalize()
+fn read_pickle<R: std::io::BufRead>(r: &mut R) -> Result<pickle::Node> {
+    pickle::read(r).map_err(|e| candle_core::Error::Msg(e.to_string()))
 }
 
 impl LegacyPth {
@@ -53,20 +52,14 @@ impl LegacyPth {
         read_pickle(&mut r)?; // protocol version
         read_pickle(&mut r)?; // system info
         let state = read_pickle(&mut r)?;
-        let Object::Dict(entries) = state else {
-            bail!("the checkpoint does not hold a state dict");
-        };
-        let mut tensors = HashMap::new();
-        for (name, value) in entries {
-            // Entries that are not tensors (e.g. `_metadata`) are skipped.
-            if let Some(info) = value.into_tensor_info(name, Path::new("")).ok().flatten() {
-                tensors.insert(info.name.clone(), info);
-            }
-        }
-        let keys: Vec<String> = match read_pickle(&mut r)? {
-            Object::List(items) | Object::Tuple(items) => items
-                .into_iter()
-                .map(|k| k.unicode().ok())
+        let tensors: HashMap<String, TensorRef> = pickle::state_dict(&state)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?
+            .into_iter()
+            .collect();
+        let keys: Vec<String> = match read_pickle(&mut r)?.value {
+            Value::List(items) | Value::Tuple(items) => items
+                .iter()
+                .map(|k| k.str().map(str::to_string))
                 .collect::<Option<_>>()
                 .ok_or_else(|| candle_core::Error::Msg("bad storage key list".into()))?,
             _ => bail!("bad storage key list"),
@@ -74,7 +67,7 @@ impl LegacyPth {
         // Element size of each storage, from any tensor that uses it.
         let elem_size: HashMap<&str, usize> = tensors
             .values()
-            .map(|t| (t.path.trim_start_matches('/'), t.dtype.size_in_bytes()))
+            .map(|t| (t.storage.as_str(), t.dtype.size_in_bytes()))
             .collect();
         let mut storages = HashMap::new();
         let mut pos = r.stream_position()?;
@@ -84,9 +77,12 @@ impl LegacyPth {
             let numel = u64::from_le_bytes(count);
             let size = *elem_size.get(key.as_str()).unwrap_or(&1) as u64;
             let bytes = numel.saturating_mul(size);
-            let start = pos + 8;
+            let start = pos.saturating_add(8);
             if start.saturating_add(bytes) > file_len {
-                bail!("storage {key} runs past the end of the file (truncated?)");
+                bail!(
+                    "storage {key} claims {numel} elements, which run past the end of the file \
+                     ({file_len} bytes; truncated?)"
+                );
             }
             storages.insert(key.clone(), (start, bytes));
             pos = r.seek(SeekFrom::Start(start + bytes))?;
@@ -98,11 +94,15 @@ impl LegacyPth {
         })
     }
 
+    pub fn names(&self) -> Vec<String> {
+        self.tensors.keys().cloned().collect()
+    }
+
     pub fn get(&self, name: &str) -> Result<Option<Tensor>> {
         let Some(info) = self.tensors.get(name) else {
             return Ok(None);
         };
-        let key = info.path.trim_start_matches('/');
+        let key = info.storage.as_str();
         let Some(&(start, len)) = self.storages.get(key) else {
             bail!("tensor {name} refers to a storage the file does not have");
         };
@@ -111,8 +111,9 @@ impl LegacyPth {
         }
         let elem = info.dtype.size_in_bytes() as u64;
         let offset = info.layout.start_offset() as u64;
+        // Checked when the layout was read: element count × size fits a usize.
         let bytes = info.layout.shape().elem_count() as u64 * elem;
-        if offset + bytes > len {
+        if offset.checked_add(bytes).is_none_or(|end| end > len) {
             bail!("tensor {name} runs past its storage");
         }
         let mut f = std::fs::File::open(&self.path)?;

@@ -15,6 +15,8 @@ pub mod gemm_i8;
 pub mod guard;
 mod legacy_pth;
 pub mod model;
+pub mod pickle;
+mod pth_zip;
 pub mod search;
 pub mod spm;
 pub mod tokenizer;
@@ -226,11 +228,29 @@ pub fn fetch_files(spec: &RepoSpec, hub: &Hub) -> Result<(), ModelError> {
     ModelFiles::locate(spec, hub).map(|_| ())
 }
 
+/// Open `path` as the Marian loader opens a checkpoint and read every tensor in it (for the fuzz
+/// targets: errors are expected, panics and unbounded allocations are bugs).
+#[doc(hidden)]
+pub fn fuzz_checkpoint(path: &Path) {
+    use model::WeightSource;
+    let Ok(checkpoint) = Checkpoint::open(path) else {
+        return;
+    };
+    let names = match &checkpoint {
+        Checkpoint::Safetensors(_, names) => names.iter().cloned().collect(),
+        Checkpoint::Pth(p) => p.names(),
+        Checkpoint::LegacyPth(p) => p.names(),
+    };
+    for name in names {
+        let _ = checkpoint.get(&name);
+    }
+}
+
 /// Checkpoint tensors from `model.safetensors` (memory-mapped) or `pytorch_model.bin` (PyTorch's zip
 /// format, or its pre-1.6 legacy format).
 enum Checkpoint {
     Safetensors(candle_core::safetensors::MmapedSafetensors, HashSet<String>),
-    Pth(candle_core::pickle::PthTensors),
+    Pth(pth_zip::PthZip),
     LegacyPth(legacy_pth::LegacyPth),
 }
 
@@ -254,9 +274,7 @@ impl Checkpoint {
                 legacy_pth::LegacyPth::open(path).map_err(bad)?,
             ))
         } else {
-            Ok(Checkpoint::Pth(
-                candle_core::pickle::PthTensors::new(path, None).map_err(bad)?,
-            ))
+            Ok(Checkpoint::Pth(pth_zip::PthZip::open(path).map_err(bad)?))
         }
     }
 }

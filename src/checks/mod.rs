@@ -1,3 +1,5 @@
+//! Fact checks shared by translation and summaries (numbers, dates, names).
+//!
 //! The faithfulness guard: every number and every capitalised name in an English summary must be
 //! supported by the Indonesian source or its English translation (entity and number precision, as in
 //! Nan et al. 2021).
