@@ -402,6 +402,7 @@ impl ModelArgs {
             beams: self.beams,
             batch_size: self.batch_size,
             dtype: self.dtype,
+            guard: !self.no_guard,
             offline: self.offline,
             prompts: self.prompts.clone(),
             glossary: self.glossary.clone(),

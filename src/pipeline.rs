@@ -193,7 +193,7 @@ fn build_marian(models: &EngineOptions, hub: &Hub) -> Result<Box<dyn Translator>
         beams: models.beams,
         batch_size: models.batch_size,
         weight_type: models.dtype,
-        guard: !models.no_guard,
+        guard: models.guard,
     };
     Ok(Box::new(MarianTranslator::load(&spec, hub, options)?))
 }
