@@ -24,6 +24,7 @@ impl Cli {
             Command::Batch(a) => a.models.threads,
             Command::Eval(a) => a.models.threads,
             Command::Bench(a) => a.models.threads,
+            Command::Serve(a) => a.models.threads,
             Command::Models(_) | Command::Clean(_) | Command::Completions { .. } => None,
         }
     }
@@ -83,6 +84,9 @@ pub enum Command {
     /// Measure translation and LLM speed on this machine.
     #[command(after_help = "Example:\n  warta bench --llm model.gguf")]
     Bench(BenchArgs),
+    /// Serve the LibreTranslate API, warta's own /v1 API and an article page over HTTP.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  warta completions bash > ~/.local/share/bash-completion/completions/warta"
@@ -345,6 +349,71 @@ pub struct EvalArgs {
     pub models: ModelArgs,
 }
 
+const SERVE_HELP: &str = "\
+Examples:
+  warta serve                                   # http://127.0.0.1:5000/
+  warta serve --host 0.0.0.0 --api-keys keys.txt --char-limit 20000
+
+Routes: the LibreTranslate API (POST /translate, /detect, /translate_file; GET /languages,
+/frontend/settings, /health, /download_file/...), warta's own POST /v1/translate,
+/v1/summarize, /v1/clean (JSON as the CLI prints it; progress with ?stream=sse|ndjson),
+the article page at /, and /openapi.json. SIGTERM or Ctrl-C stops it (exit 0).";
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default: binding elsewhere is your explicit choice).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port, printed on stderr).
+    #[arg(long, default_value_t = 5000)]
+    pub port: u16,
+    /// Require an API key from this file (one key per line, `#` comments) on every translation.
+    #[arg(long, value_name = "FILE")]
+    pub api_keys: Option<PathBuf>,
+    /// Refuse texts longer than this many characters (LibreTranslate's --char-limit).
+    #[arg(long, value_name = "N")]
+    pub char_limit: Option<usize>,
+    /// Refuse `q` arrays with more texts than this (LibreTranslate's --batch-limit).
+    #[arg(long, value_name = "N")]
+    pub batch_limit: Option<usize>,
+    /// Refuse request bodies larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 5_000_000)]
+    pub max_body: usize,
+    /// Requests that may wait for the (single) worker; more are answered 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub queue: usize,
+    /// Longest a request may take, waiting included, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+    /// The server's URL as clients reach it (behind a proxy), for /translate_file's download links.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub models: ModelArgs,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
+}
+
+impl ServeArgs {
+    pub fn options(&self, global: &GlobalArgs) -> crate::serve::Options {
+        crate::serve::Options {
+            host: self.host.clone(),
+            port: self.port,
+            api_keys: self.api_keys.clone(),
+            char_limit: self.char_limit,
+            batch_limit: self.batch_limit,
+            body_limit: self.max_body,
+            queue: self.queue,
+            timeout: std::time::Duration::from_secs(self.timeout.max(1)),
+            public_url: self.public_url.clone(),
+            quiet: global.quiet,
+            progress: show_progress(global),
+            models: self.models.engine_options(),
+            summary: self.summary.options(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchEngine {
     Marian,
@@ -488,6 +557,10 @@ pub fn run(cli: Cli) -> crate::Result<std::process::ExitCode> {
             BenchEngine::Marian => bench_marian(args, global),
             BenchEngine::Llm => bench_llm(args, global),
         },
+        Command::Serve(args) => {
+            crate::serve::run(args.options(global))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut out = Vec::new();

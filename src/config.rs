@@ -63,7 +63,7 @@ impl Default for EngineOptions {
             translator: TranslatorKind::Marian,
             model: "Helsinki-NLP/opus-mt-id-en".into(),
             revision: "main".into(),
-            llm: "Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf".into(),
+            llm: crate::llm::DEFAULT_LLM.into(),
             beams: 4,
             batch_size: 16,
             dtype: WeightType::F32,

@@ -23,6 +23,8 @@ pub enum Error {
     Eval(#[from] crate::eval::EvalError),
     #[error(transparent)]
     Batch(#[from] crate::batch::BatchError),
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
     #[error("cannot write {}: {source}; check that the directory exists and is writable", path.display())]
     Output {
         path: PathBuf,

@@ -18,6 +18,7 @@ pub mod output;
 pub mod pipeline;
 pub mod prompts;
 pub mod render;
+pub mod serve;
 pub mod summarize;
 pub mod translate;
 

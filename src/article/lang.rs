@@ -66,6 +66,26 @@ pub(crate) fn detect(text: &str) -> Option<&'static str> {
     Some(code)
 }
 
+/// Confidence (0 to 1, summing to 1) that `text` is Indonesian (`id`, Malay counted with it, as the
+/// one model reads both) or English (`en`), most likely first; empty when the text has no letters.
+/// For answers like LibreTranslate's `/detect`, which knows only the languages it can translate.
+pub fn id_en_confidences(text: &str) -> Vec<(&'static str, f64)> {
+    let sample: String = text.chars().take(SAMPLE_CHARS).collect();
+    if !sample.chars().any(char::is_alphabetic) {
+        return Vec::new();
+    }
+    let (mut id, mut en) = (0.0, 0.0);
+    for (lang, c) in detector().compute_language_confidence_values(sample.as_str()) {
+        match lang {
+            Language::English => en += c,
+            Language::Indonesian | Language::Malay => id += c,
+        }
+    }
+    let mut out = vec![("id", id), ("en", en)];
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
+}
+
 /// The warning to show for a detected language, if it is not Indonesian.
 pub(crate) fn warning(code: Option<&str>) -> Option<String> {
     match code {

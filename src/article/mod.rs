@@ -19,6 +19,7 @@ mod segment;
 mod sites;
 mod text;
 
+pub use lang::id_en_confidences;
 pub use segment::split_sentences;
 
 /// The name used for standard input in messages and in [`Article::origin`].

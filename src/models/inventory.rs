@@ -251,6 +251,9 @@ mod tests {
             (weights.name.as_str(), weights.size),
             ("pytorch_model.bin", Some(5))
         );
-        assert!(llm_entry("no-such-spec.gguf", &hub).is_err());
+        assert!(llm_entry("no-such-spec", &hub).is_err());
+        // A bare file name is a local file: listed as missing.
+        let e = llm_entry("no-such-spec.gguf", &hub).unwrap();
+        assert!(!e.files[0].present, "{:?}", e.files[0]);
     }
 }

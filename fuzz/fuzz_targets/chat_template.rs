@@ -1,0 +1,5 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    warta::fuzzing::chat_template(&String::from_utf8_lossy(data));
+});
