@@ -165,11 +165,17 @@ pub struct ModelArgs {
     /// Type of Marian's linear-layer weights and matrix products: f32 (exact, the reference's
     /// output), f16 or bf16 (half the weight memory; on CPUs f16 runs about as fast as f32, bf16
     /// slower), q8_0 (8-bit blocks through candle's quantised matmul: least memory, but slower than
-    /// f32 on CPUs; a layer whose input width is not a multiple of 32 stays f32, with a warning).
+    /// f32 on CPUs; a layer whose input width is not a multiple of 32 stays f32, with a warning),
+    /// int8 (8-bit weights and activations through warta's own VNNI/AVX2 kernels: fastest on CPUs,
+    /// not exact).
     /// Embeddings, norms, attention and softmax stay f32. See docs/marian-engine.md.
-    #[arg(long, value_name = "f32|bf16|f16|q8_0", default_value = "f32",
+    #[arg(long, value_name = "f32|bf16|f16|q8_0|int8", default_value = "f32",
           value_parser = str::parse::<crate::translate::marian::WeightType>)]
     pub dtype: crate::translate::marian::WeightType,
+    /// Marian: let a translation that falls into a loop ("the the the …") run on to the length
+    /// limit instead of stopping it at the repeat (see docs/marian-engine.md).
+    #[arg(long)]
+    pub no_guard: bool,
     /// Worker threads for tensor code (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -465,6 +471,7 @@ impl ModelArgs {
             beams: self.beams,
             batch_size: self.batch_size,
             dtype: self.dtype,
+            guard: !self.no_guard,
             offline: self.offline,
             prompts: self.prompts.clone(),
             glossary: self.glossary.clone(),
@@ -710,7 +717,13 @@ fn models(args: ModelsArgs, global: &GlobalArgs) -> crate::Result<std::process::
 /// `warta bench --engine marian`: decoding speed of the opus-mt-id-en shape on this machine.
 fn bench_marian(args: BenchArgs, global: &GlobalArgs) -> crate::Result<std::process::ExitCode> {
     let quiet = global.quiet;
-    let report = crate::translate::marian::bench::run(3, args.models.dtype, |what| {
+    // A local model directory (of the same shape) replaces the random weights, so a peer can run
+    // the very same model (scripts/bench-marian-peers.py).
+    let dir = match crate::models::RepoSpec::parse(&args.models.model, &args.models.revision) {
+        crate::models::RepoSpec::Local(dir) => Some(dir),
+        _ => None,
+    };
+    let report = crate::translate::marian::bench::run(3, args.models.dtype, dir.as_deref(), |what| {
         if !quiet {
             eprintln!("warta: bench: {what}");
         }

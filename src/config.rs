@@ -42,6 +42,8 @@ pub struct EngineOptions {
     pub batch_size: usize,
     /// Marian's linear-layer weight type.
     pub dtype: WeightType,
+    /// Marian: stop a translation that falls into a loop (the repetition guard).
+    pub guard: bool,
     /// Use only the local model cache.
     pub offline: bool,
     /// Directory of prompt templates overriding the built-in ones.
@@ -65,6 +67,7 @@ impl Default for EngineOptions {
             beams: 4,
             batch_size: 16,
             dtype: WeightType::F32,
+            guard: true,
             offline: false,
             prompts: None,
             glossary: Vec::new(),

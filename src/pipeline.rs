@@ -198,6 +198,7 @@ fn build_marian(models: &EngineOptions, hub: &Hub) -> Result<Box<dyn Translator>
         beams: models.beams,
         batch_size: models.batch_size,
         weight_type: models.dtype,
+        guard: models.guard,
     };
     Ok(Box::new(MarianTranslator::load(&spec, hub, options)?))
 }

@@ -61,7 +61,7 @@ fn raw_translation_gives_the_recorded_strings_line_for_line() {
         std::fs::write(&input, lines.join("\n") + "\n").unwrap();
         let out = stdout_of(
             warta(tmp.path())
-                .args(["translate", "--raw", "--model"])
+                .args(["translate", "--raw", "--no-guard", "--model"])
                 .arg(fixtures().join(variant))
                 .arg(&input),
         );
@@ -365,7 +365,7 @@ fn first_run_downloads_the_default_model_then_works_offline() {
             .env("HF_ENDPOINT", &endpoint);
         cmd
     };
-    let out = stdout_of(online().args(["translate", "--raw"]).arg(&input));
+    let out = stdout_of(online().args(["translate", "--raw", "--no-guard"]).arg(&input));
     assert_eq!(String::from_utf8(out).unwrap(), want);
     let requested = log.lock().unwrap().clone();
     assert!(
@@ -379,7 +379,7 @@ fn first_run_downloads_the_default_model_then_works_offline() {
 
     // Offline now: everything comes from the cache, nothing is requested.
     let before = log.lock().unwrap().len();
-    let out = stdout_of(warta(home.path()).args(["translate", "--raw"]).arg(&input));
+    let out = stdout_of(warta(home.path()).args(["translate", "--raw", "--no-guard"]).arg(&input));
     assert_eq!(String::from_utf8(out).unwrap(), want);
     assert_eq!(log.lock().unwrap().len(), before);
 
@@ -462,4 +462,68 @@ fn article_json_pairs_every_sentence_with_its_translation() {
     );
     let raw = String::from_utf8(raw).unwrap();
     assert_eq!(raw.lines().collect::<Vec<_>>(), translations);
+}
+
+/// The repetition guard on the real binary: tiny-a's greedy translation of this sentence loops
+/// ("The wort accccccccccccccccyyyyyy.", recorded from transformers). By default it stops after the
+/// loop's first occurrence and says so on stderr and in the JSON warnings; `--no-guard` gives the
+/// recorded output; a sentence that does not loop is translated the same either way.
+#[test]
+fn repetition_guard_stops_a_loop_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = expected("tiny-a");
+    let recorded = |src: &str| -> String {
+        exp["translate"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["text"] == src)
+            .map(|c| c["greedy"]["text"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let looping = "Kucing itu tidur di atas meja.";
+    let plain = "Saya suka makan nasi goreng.";
+    let input = tmp.path().join("in.txt");
+    std::fs::write(&input, format!("{looping}\n{plain}\n")).unwrap();
+    let run = |extra: &[&str]| {
+        let out = warta(tmp.path())
+            .args(["translate", "--raw", "--beams", "1", "--format", "json", "--model"])
+            .arg(fixtures().join("tiny-a"))
+            .args(extra)
+            .arg(&input)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v, String::from_utf8(out.stderr).unwrap())
+    };
+    let (guarded, stderr) = run(&[]);
+    let lines = guarded["lines"].as_array().unwrap();
+    let want_loop = recorded(looping);
+    assert!(want_loop.contains("cccccccccccccccc"), "{want_loop}");
+    let cut = lines[0].as_str().unwrap();
+    assert!(
+        want_loop.starts_with(cut) && cut.len() < want_loop.len() && !cut.contains("cc"),
+        "{cut:?} vs {want_loop:?}"
+    );
+    assert_eq!(lines[1].as_str().unwrap(), recorded(plain));
+    assert!(stderr.contains("repeating itself"), "{stderr}");
+    let warnings: Vec<&str> = guarded["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("segment 1") && w.contains("repeating itself")),
+        "{warnings:?}"
+    );
+    assert!(!warnings.iter().any(|w| w.contains("segment 2")), "{warnings:?}");
+
+    let (unguarded, stderr) = run(&["--no-guard"]);
+    let lines = unguarded["lines"].as_array().unwrap();
+    assert_eq!(lines[0].as_str().unwrap(), want_loop);
+    assert_eq!(lines[1].as_str().unwrap(), recorded(plain));
+    assert!(!stderr.contains("repeating itself"), "{stderr}");
 }

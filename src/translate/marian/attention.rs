@@ -9,10 +9,13 @@
 use rayon::prelude::*;
 
 /// Keys and values of one decoder layer, `[rows, heads, capacity, head_dim]`, the first `len`
-/// positions of each (row, head) filled.
+/// positions of each (row, head) filled. Reordering rows (beams) copies the filled positions into a
+/// spare buffer kept from the last reorder and swaps the two, so no step allocates or zero-fills.
 pub struct KvCache {
     k: Vec<f32>,
     v: Vec<f32>,
+    spare_k: Vec<f32>,
+    spare_v: Vec<f32>,
     rows: usize,
     heads: usize,
     head_dim: usize,
@@ -25,6 +28,8 @@ impl KvCache {
         KvCache {
             k: vec![0.0; size],
             v: vec![0.0; size],
+            spare_k: Vec::new(),
+            spare_v: Vec::new(),
             rows,
             heads,
             head_dim,
@@ -36,32 +41,40 @@ impl KvCache {
         self.rows
     }
 
-    /// Copy the first `len` positions of rows `src` into a new layout of capacity `cap` (row `i` of
-    /// the result is row `src[i]` of `self`).
-    fn relayout(&self, src: &[u32], len: usize, cap: usize) -> KvCache {
-        let mut out = KvCache::new(src.len(), self.heads, self.head_dim, cap);
+    /// Lay the first `len` positions of rows `src` out anew with capacity `cap` (row `i` of the
+    /// result is row `src[i]` of the old layout).
+    fn relayout(&mut self, src: &[u32], len: usize, cap: usize) {
         let dh = self.head_dim;
+        let size = src.len() * self.heads * cap * dh;
+        for spare in [&mut self.spare_k, &mut self.spare_v] {
+            if spare.len() < size {
+                spare.resize(size, 0.0);
+            }
+        }
         for (i, &r) in src.iter().enumerate() {
             for h in 0..self.heads {
                 let from = ((r as usize * self.heads + h) * self.cap) * dh;
-                let to = ((i * self.heads + h) * out.cap) * dh;
-                out.k[to..to + len * dh].copy_from_slice(&self.k[from..from + len * dh]);
-                out.v[to..to + len * dh].copy_from_slice(&self.v[from..from + len * dh]);
+                let to = ((i * self.heads + h) * cap) * dh;
+                self.spare_k[to..to + len * dh].copy_from_slice(&self.k[from..from + len * dh]);
+                self.spare_v[to..to + len * dh].copy_from_slice(&self.v[from..from + len * dh]);
             }
         }
-        out
+        std::mem::swap(&mut self.k, &mut self.spare_k);
+        std::mem::swap(&mut self.v, &mut self.spare_v);
+        self.rows = src.len();
+        self.cap = cap;
     }
 
     /// Keep rows `src` (in that order), `len` positions filled.
     pub fn select_rows(&mut self, src: &[u32], len: usize) {
-        *self = self.relayout(src, len, self.cap);
+        self.relayout(src, len, self.cap);
     }
 
     /// Make room for position `pos` (doubling the capacity when full).
     fn reserve(&mut self, pos: usize) {
         if pos >= self.cap {
             let all: Vec<u32> = (0..self.rows as u32).collect();
-            *self = self.relayout(&all, pos, (self.cap * 2).max(pos + 1));
+            self.relayout(&all, pos, (self.cap * 2).max(pos + 1));
         }
     }
 }
@@ -137,14 +150,29 @@ pub fn cross_attention(q: &[f32], kv: &CrossKv, lens: &[usize]) -> Vec<f32> {
     out
 }
 
+/// `Σ a·b` in eight lanes (a plain `.sum()` is one serial chain the compiler may not vectorise).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for j in 0..8 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// softmax(q·Kᵀ) V for one query over `keys.len() / q.len()` positions.
 fn attend(q: &[f32], keys: &[f32], values: &[f32], scores: &mut Vec<f32>, out: &mut [f32]) {
     let dh = q.len();
     scores.clear();
-    scores.extend(
-        keys.chunks_exact(dh)
-            .map(|key| key.iter().zip(q).map(|(a, b)| a * b).sum::<f32>()),
-    );
+    scores.extend(keys.chunks_exact(dh).map(|key| dot(key, q)));
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f32;
     for s in scores.iter_mut() {

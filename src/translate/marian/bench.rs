@@ -4,6 +4,7 @@
 //! and 32 greedy and batch 8 with 4 beams.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
@@ -129,11 +130,33 @@ fn random_weights(c: &MarianConfig, dev: &Device) -> candle_core::Result<HashMap
     Ok(w)
 }
 
+/// The weights of a model directory of the opus-mt-id-en shape (`config.json`, `model.safetensors`),
+/// e.g. the random model `scripts/bench-marian-peers.py` saves so that warta and its peers run the
+/// very same weights.
+fn dir_weights(dir: &Path) -> candle_core::Result<HashMap<String, Tensor>> {
+    let config = dir.join(super::CONFIG);
+    let text = std::fs::read_to_string(&config)
+        .map_err(|e| candle_core::Error::msg(format!("{}: {e}", config.display())))?;
+    let c: MarianConfig = serde_json::from_str(&text)
+        .map_err(|e| candle_core::Error::msg(format!("{}: {e}", config.display())))?;
+    let want = opus_mt_id_en_config();
+    let same = (c.vocab_size, c.d_model, c.encoder_layers, c.decoder_layers, c.encoder_ffn_dim)
+        == (want.vocab_size, want.d_model, want.encoder_layers, want.decoder_layers, want.encoder_ffn_dim);
+    if !same {
+        candle_core::bail!(
+            "{}: the benchmark needs the opus-mt-id-en shape (vocab 54796, d_model 512, 6+6 layers, FFN 2048)",
+            config.display()
+        );
+    }
+    candle_core::safetensors::load(dir.join(super::SAFETENSORS), &Device::Cpu)
+}
+
 /// Run the benchmark: `runs` timed repetitions per setting after one warm-up, linear layers in
-/// `weight_type`.
+/// `weight_type`; random weights, or those of `model_dir` (a local model of the same shape).
 pub fn run(
     runs: usize,
     weight_type: WeightType,
+    model_dir: Option<&Path>,
     mut progress: impl FnMut(&str),
 ) -> candle_core::Result<BenchReport> {
     let runs = runs.max(1);
@@ -146,7 +169,10 @@ pub fn run(
         progress(w);
     }
     let config = opus_mt_id_en_config();
-    let weights = random_weights(&config, &dev)?;
+    let weights = match model_dir {
+        Some(dir) => dir_weights(dir)?,
+        None => random_weights(&config, &dev)?,
+    };
     let load_started = Instant::now();
     let model = Marian::load(config.clone(), &weights, &dev, weight_type)?;
     let load_s = load_started.elapsed().as_secs_f64();
@@ -211,8 +237,13 @@ pub fn run(
         breakdown.push(profile(&model, &sources)?);
     }
     Ok(BenchReport {
-        model: "opus-mt-id-en shape (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocab 54796), random weights"
-            .into(),
+        model: format!(
+            "opus-mt-id-en shape (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocab 54796), {}",
+            match model_dir {
+                Some(d) => format!("weights of {}", d.display()),
+                None => "random weights".into(),
+            }
+        ),
         weights: weight_type.to_string(),
         device: if dev.is_cuda() { "CUDA GPU 0" } else { "CPU" }.into(),
         load_s,

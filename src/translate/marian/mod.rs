@@ -10,6 +10,9 @@
 mod attention;
 pub mod bench;
 pub mod config;
+pub mod gemm;
+pub mod gemm_i8;
+pub mod guard;
 mod legacy_pth;
 pub mod model;
 pub mod pickle;
@@ -94,12 +97,14 @@ impl From<MarianError> for crate::Error {
     }
 }
 
-/// Run-time choices for the Marian translator (`--beams`, `--batch-size`, `--dtype`).
+/// Run-time choices for the Marian translator (`--beams`, `--batch-size`, `--dtype`, `--no-guard`).
 #[derive(Debug, Clone, Copy)]
 pub struct MarianOptions {
     pub beams: usize,
     pub batch_size: usize,
     pub weight_type: WeightType,
+    /// Stop a translation that falls into a loop ([`guard`]); on by default.
+    pub guard: bool,
 }
 
 impl Default for MarianOptions {
@@ -108,6 +113,7 @@ impl Default for MarianOptions {
             beams: 4,
             batch_size: 16,
             weight_type: WeightType::F32,
+            guard: true,
         }
     }
 }
@@ -372,17 +378,36 @@ impl MarianTranslator {
         &self.generation
     }
 
-    /// Generate target ids for already tokenized sources, as one batch.
+    /// Generate target ids for already tokenized sources, as one batch (with the repetition guard
+    /// unless the options turned it off).
     pub fn generate_ids(
         &self,
         sources: &[Vec<u32>],
         beams: usize,
     ) -> Result<Vec<Vec<u32>>, MarianError> {
-        search::generate(&self.model, sources, &self.generation, beams).map_err(|source| {
-            MarianError::Tensor {
-                model: self.id.clone(),
-                source: Box::new(source),
-            }
+        Ok(self
+            .generate(sources, beams)?
+            .into_iter()
+            .map(|g| g.ids)
+            .collect())
+    }
+
+    /// [`generate_ids`](Self::generate_ids), saying which outputs the repetition guard cut.
+    pub fn generate(
+        &self,
+        sources: &[Vec<u32>],
+        beams: usize,
+    ) -> Result<Vec<search::Generated>, MarianError> {
+        search::generate_guarded(
+            &self.model,
+            sources,
+            &self.generation,
+            beams,
+            self.options.guard,
+        )
+        .map_err(|source| MarianError::Tensor {
+            model: self.id.clone(),
+            source: Box::new(source),
         })
     }
 
@@ -440,12 +465,23 @@ impl MarianTranslator {
             .max_length
             .min(self.model.config().max_position_embeddings);
         let mut at_limit = 0;
+        let mut looped = vec![false; jobs.len()];
         for chunk in order.chunks(self.options.batch_size) {
             let batch: Vec<Vec<u32>> = chunk.iter().map(|&j| jobs[j].clone()).collect();
-            let out = self.generate_ids(&batch, self.options.beams)?;
-            for (&j, ids) in chunk.iter().zip(out) {
-                at_limit += usize::from(ids.len() >= max_len);
-                outputs[j] = self.tokenizer.decode(&ids);
+            let out = self.generate(&batch, self.options.beams)?;
+            for (&j, g) in chunk.iter().zip(out) {
+                at_limit += usize::from(g.ids.len() >= max_len);
+                looped[j] = g.loop_cut;
+                outputs[j] = self.tokenizer.decode(&g.ids);
+            }
+        }
+        for (n, idx) in parts_of.iter().enumerate() {
+            if idx.iter().any(|&j| looped[j]) {
+                self.warnings.push(format!(
+                    "segment {}: the translation started repeating itself and was stopped at the \
+                     repeat (--no-guard turns this off)",
+                    n + 1
+                ));
             }
         }
         if at_limit > 0 {

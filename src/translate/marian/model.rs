@@ -22,6 +22,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
 
 use super::attention::{self, CrossKv, KvCache};
+use super::{gemm, gemm_i8};
 use super::config::{Activation, MarianConfig};
 
 type Result<T> = candle_core::Result<T>;
@@ -51,10 +52,14 @@ pub enum WeightType {
     /// matmul. A layer whose input width is not a multiple of 32 cannot be cut into blocks and stays
     /// f32.
     Q8_0,
+    /// 8-bit weights with one scale per output row and activations quantised per row on the fly,
+    /// through warta's own integer kernels ([`gemm_i8`]: VNNI or AVX2), as CTranslate2 does. CPU only
+    /// (elsewhere the layers stay f32).
+    Int8,
 }
 
 impl WeightType {
-    pub const NAMES: [&'static str; 4] = ["f32", "bf16", "f16", "q8_0"];
+    pub const NAMES: [&'static str; 5] = ["f32", "bf16", "f16", "q8_0", "int8"];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -62,6 +67,7 @@ impl WeightType {
             WeightType::Bf16 => "bf16",
             WeightType::F16 => "f16",
             WeightType::Q8_0 => "q8_0",
+            WeightType::Int8 => "int8",
         }
     }
 }
@@ -75,6 +81,7 @@ impl std::str::FromStr for WeightType {
             "bf16" => Ok(WeightType::Bf16),
             "f16" => Ok(WeightType::F16),
             "q8_0" | "q8" => Ok(WeightType::Q8_0),
+            "int8" | "i8" => Ok(WeightType::Int8),
             _ => Err(format!(
                 "unknown weight type {s:?}; use one of {}",
                 WeightType::NAMES.join(", ")
@@ -96,6 +103,58 @@ enum Weight {
     Dense(Tensor),
     /// W, `[out, in]`, in q8_0 blocks along `in`.
     Quantized(QMatMul),
+    /// f32 on the CPU: W packed in panels for warta's own kernels ([`gemm`]), bias included.
+    Packed(std::sync::Arc<gemm::PackedF32>),
+    /// int8 on the CPU ([`gemm_i8`]), bias included.
+    Int8(std::sync::Arc<gemm_i8::PackedI8>),
+}
+
+/// A linear layer's weights in one of warta's own packed forms.
+#[derive(Clone, Copy)]
+enum Kernel<'a> {
+    F32(&'a gemm::PackedF32),
+    I8(&'a gemm_i8::PackedI8),
+}
+
+impl Kernel<'_> {
+    fn out_dim(self) -> usize {
+        match self {
+            Kernel::F32(p) => p.out_dim(),
+            Kernel::I8(p) => p.out_dim(),
+        }
+    }
+
+    /// `out = x · Wᵀ + b` for `m` rows.
+    fn matmul(self, x: &[f32], m: usize, out: &mut [f32]) {
+        match self {
+            Kernel::F32(p) => p.matmul(x, m, out),
+            Kernel::I8(p) => p.matmul(x, m, out),
+        }
+    }
+
+    fn of(w: &Weight) -> Option<Kernel<'_>> {
+        match w {
+            Weight::Packed(p) => Some(Kernel::F32(p)),
+            Weight::Int8(p) => Some(Kernel::I8(p)),
+            _ => None,
+        }
+    }
+}
+
+/// `f` applied to the values of a contiguous f32 tensor on the CPU, without copying them; `None` for
+/// any other tensor.
+fn with_cpu_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<Option<R>> {
+    if t.dtype() != DType::F32 {
+        return Ok(None);
+    }
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        return Ok(None);
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        return Ok(None);
+    };
+    Ok(Some(f(&cpu.as_slice::<f32>()?[start..end])))
 }
 
 /// A linear layer as `y = x · Wᵀ + b` (bias in f32).
@@ -113,6 +172,25 @@ impl Linear {
             Ok(Weight::Dense(w.t()?.contiguous()?.to_dtype(dtype)?))
         };
         let block = GgmlDType::Q8_0.block_size();
+        let (n, k) = w.dims2()?;
+        // f32, asked for or kept (q8_0 on widths its blocks do not divide).
+        let f32_kept = ty == WeightType::Q8_0 && k % block != 0;
+        if ty == WeightType::F32 || f32_kept {
+            let bias = b.to_vec1::<f32>()?;
+            let packed = with_cpu_f32(&w.contiguous()?, |w| gemm::PackedF32::pack(w, &bias, n, k))?;
+            if let Some(p) = packed {
+                let w = Weight::Packed(std::sync::Arc::new(p));
+                return Ok((Linear { w, b }, !f32_kept));
+            }
+        }
+        if ty == WeightType::Int8 {
+            let bias = b.to_vec1::<f32>()?;
+            let q = with_cpu_f32(&w.contiguous()?, |w| gemm_i8::PackedI8::quantize(w, &bias, n, k))?;
+            if let Some(q) = q {
+                let w = Weight::Int8(std::sync::Arc::new(q));
+                return Ok((Linear { w, b }, true));
+            }
+        }
         let (w, honoured) = match ty {
             WeightType::F32 => (dense(w, DType::F32)?, true),
             WeightType::Bf16 => (dense(w, DType::BF16)?, true),
@@ -121,7 +199,7 @@ impl Linear {
                 let q = QTensor::quantize(&w, GgmlDType::Q8_0)?;
                 (Weight::Quantized(QMatMul::from_qtensor(q)?), true)
             }
-            WeightType::Q8_0 => (dense(w, DType::F32)?, false),
+            WeightType::Q8_0 | WeightType::Int8 => (dense(w, DType::F32)?, false),
         };
         Ok((Linear { w, b }, honoured))
     }
@@ -129,6 +207,9 @@ impl Linear {
     /// `x`: `[rows, in]` (f32) → `[rows, out]` (f32).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = match &self.w {
+            // Bias included.
+            Weight::Packed(p) => return packed_forward(Kernel::F32(p), x),
+            Weight::Int8(p) => return packed_forward(Kernel::I8(p), x),
             Weight::Dense(w_t) if w_t.dtype() == DType::F32 => x.matmul(w_t)?,
             Weight::Dense(w_t) => x.to_dtype(w_t.dtype())?.matmul(w_t)?.to_dtype(DType::F32)?,
             Weight::Quantized(q) => q.forward(&x.contiguous()?)?,
@@ -137,15 +218,48 @@ impl Linear {
     }
 }
 
+/// `x · Wᵀ + b` through the packed kernels.
+fn packed_forward(p: Kernel<'_>, x: &Tensor) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    let m = x.dim(0)?;
+    let mut out = vec![0f32; m * p.out_dim()];
+    with_cpu_f32(&x, |xs| p.matmul(xs, m, &mut out))?
+        .ok_or_else(|| candle_core::Error::msg("packed f32 weights need f32 CPU input"))?;
+    Tensor::from_vec(out, (m, p.out_dim()), x.device())
+}
+
 #[derive(Debug, Clone)]
 struct LayerNorm {
     w: Tensor,
     b: Tensor,
+    /// The same weights and biases as plain values, for the decoder step on buffers.
+    wv: Vec<f32>,
+    bv: Vec<f32>,
 }
 
 impl LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         candle_nn::ops::layer_norm(x, &self.w, &self.b, LAYER_NORM_EPS)
+    }
+
+    /// `x = LayerNorm(x + y)` row by row, in place: the residual add fused, then candle's layer-norm
+    /// arithmetic (one pass of sums, `var = E[x²] - mean²`), so the result is the tensor path's.
+    fn add_norm(&self, x: &mut [f32], y: &[f32]) {
+        let d = self.wv.len();
+        for (x, y) in x.chunks_exact_mut(d).zip(y.chunks_exact(d)) {
+            let (mut sum, mut sum2) = (0f32, 0f32);
+            for (a, &b) in x.iter_mut().zip(y) {
+                *a += b;
+                sum += *a;
+                sum2 += *a * *a;
+            }
+            let mean = sum / d as f32;
+            let var = sum2 / d as f32 - mean * mean;
+            let inv_std = (var + LAYER_NORM_EPS).sqrt().recip();
+            for ((v, &w), &b) in x.iter_mut().zip(&self.wv).zip(&self.bv) {
+                *v = (*v - mean) * inv_std * w + b;
+            }
+        }
     }
 }
 
@@ -179,17 +293,28 @@ struct FeedForward {
 impl FeedForward {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let h = self.fc1.forward(x)?;
-        let h = match self.act {
-            Activation::Gelu => h.gelu_erf()?,
-            Activation::GeluTanh => h.gelu()?,
-            Activation::QuickGelu => (&h * candle_nn::ops::sigmoid(&(&h * 1.702)?)?)?,
-            Activation::Relu => h.relu()?,
-            Activation::Silu => h.silu()?,
-            Activation::Tanh => h.tanh()?,
-            Activation::Sigmoid => candle_nn::ops::sigmoid(&h)?,
-        };
-        self.fc2.forward(&h)
+        self.fc2.forward(&activate(self.act, &h)?)
     }
+}
+
+fn activate(act: Activation, h: &Tensor) -> Result<Tensor> {
+    match act {
+        Activation::Gelu => h.gelu_erf(),
+        Activation::GeluTanh => h.gelu(),
+        Activation::QuickGelu => h * candle_nn::ops::sigmoid(&(h * 1.702)?)?,
+        Activation::Relu => h.relu(),
+        Activation::Silu => h.silu(),
+        Activation::Tanh => h.tanh(),
+        Activation::Sigmoid => candle_nn::ops::sigmoid(h),
+    }
+}
+
+/// The packed decoder weights, layer by layer: self-attention q/k/v and out, cross-attention q and
+/// out, fc1, fc2.
+struct FastDecoder<'a> {
+    layers: Vec<[Kernel<'a>; 6]>,
+    lm_head: Kernel<'a>,
+    act: Activation,
 }
 
 #[derive(Debug, Clone)]
@@ -482,20 +607,126 @@ impl Marian {
         self.logits(&hidden)
     }
 
+    /// [`decode_step`](Self::decode_step) with the logits as plain row-major values.
+    pub fn decode_step_rows(
+        &self,
+        tokens: &[u32],
+        enc: &EncoderState,
+        cache: &mut DecoderCache,
+    ) -> Result<Vec<f32>> {
+        if let Some(fast) = self.fast_decoder() {
+            let hidden = self.decode_buffers(&fast, tokens, enc, cache)?;
+            let mut out = vec![0f32; tokens.len() * fast.lm_head.out_dim()];
+            fast.lm_head.matmul(&hidden, tokens.len(), &mut out);
+            return Ok(out);
+        }
+        self.decode_step(tokens, enc, cache)?.flatten_all()?.to_vec1()
+    }
+
     /// The output layer: hidden states `[rows, d_model]` → logits `[rows, vocab]`.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
         self.lm_head.forward(hidden)
     }
 
-    /// The decoder layers of one step (see [`decode_step`](Self::decode_step)), without the output
-    /// layer: `[rows, d_model]`.
-    pub fn decode_hidden(
+    /// The packed weights of every decoder linear layer, when all are f32 on the CPU: the decoder
+    /// step then runs on plain buffers instead of tensors.
+    fn fast_decoder(&self) -> Option<FastDecoder<'_>> {
+        fn packed(l: &Linear) -> Option<Kernel<'_>> {
+            Kernel::of(&l.w)
+        }
+        let layers = self
+            .decoder
+            .iter()
+            .map(|l| {
+                Some([
+                    packed(&l.base.attn.qkv)?,
+                    packed(&l.base.attn.out)?,
+                    packed(&l.cross.q)?,
+                    packed(&l.cross.out)?,
+                    packed(&l.base.ffn.fc1)?,
+                    packed(&l.base.ffn.fc2)?,
+                ])
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let act = self.decoder.first().map(|l| l.base.ffn.act)?;
+        Some(FastDecoder {
+            layers,
+            lm_head: packed(&self.lm_head)?,
+            act,
+        })
+    }
+
+    /// The decoder layers of one step on buffers (see [`decode_hidden`](Self::decode_hidden)):
+    /// `[rows, d_model]`, row-major.
+    fn decode_buffers(
         &self,
+        fast: &FastDecoder<'_>,
         tokens: &[u32],
         enc: &EncoderState,
         cache: &mut DecoderCache,
-    ) -> Result<Tensor> {
+    ) -> Result<Vec<f32>> {
         let n = tokens.len();
+        let pos = self.step_checks(n, enc, cache)?;
+        let d = self.config.d_model;
+        let mut x = vec![0f32; n * d];
+        self.embed_rows(tokens, pos, &mut x)?;
+        let mm = |w: Kernel<'_>, x: &[f32]| -> Vec<f32> {
+            let mut out = vec![0f32; n * w.out_dim()];
+            w.matmul(x, n, &mut out);
+            out
+        };
+        for (i, (layer, w)) in self.decoder.iter().zip(&fast.layers).enumerate() {
+            let qkv = mm(w[0], &x);
+            let a = attention::self_attention(&qkv, &mut cache.layers[i], pos);
+            layer.base.attn_norm.add_norm(&mut x, &mm(w[1], &a));
+            let q = mm(w[2], &x);
+            let c = attention::cross_attention(&q, &enc.cross[i], &enc.lens);
+            layer.cross_norm.add_norm(&mut x, &mm(w[3], &c));
+            let mut h = mm(w[4], &x);
+            match fast.act {
+                // candle's arithmetic for these, in place.
+                Activation::Silu => h.iter_mut().for_each(|v| *v = *v / (1.0 + (-*v).exp())),
+                Activation::Relu => h.iter_mut().for_each(|v| *v = v.max(0.0)),
+                act => {
+                    let cols = h.len() / n.max(1);
+                    let t = Tensor::from_vec(h, (n, cols), &Device::Cpu)?;
+                    h = activate(act, &t)?.flatten_all()?.to_vec1()?;
+                }
+            }
+            layer.base.ffn_norm.add_norm(&mut x, &mm(w[5], &h));
+        }
+        cache.steps += 1;
+        Ok(x)
+    }
+
+    /// `x[r] = embedding(tokens[r]) · scale + position(pos)`, read from the tables in place.
+    fn embed_rows(&self, tokens: &[u32], pos: usize, x: &mut [f32]) -> Result<()> {
+        let d = self.config.d_model;
+        let scale = self.embed_scale as f32;
+        let done = with_cpu_f32(&self.dec_embed, |table| -> Result<bool> {
+            let filled = with_cpu_f32(&self.dec_positions, |positions| -> Result<()> {
+                let positions = &positions[pos * d..(pos + 1) * d];
+                for (row, &t) in x.chunks_exact_mut(d).zip(tokens) {
+                    let Some(e) = table.get(t as usize * d..(t as usize + 1) * d) else {
+                        candle_core::bail!("token {t} is outside the decoder's vocabulary");
+                    };
+                    for ((o, &e), &p) in row.iter_mut().zip(e).zip(positions) {
+                        *o = e * scale + p;
+                    }
+                }
+                Ok(())
+            })?;
+            filled.map(|r| r.map(|()| true)).unwrap_or(Ok(false))
+        })?;
+        match done {
+            Some(Ok(true)) => Ok(()),
+            Some(Err(e)) => Err(e),
+            _ => candle_core::bail!("the decoder's embedding tables are not f32 values on the CPU"),
+        }
+    }
+
+    /// Checks before a decoder step; makes the cache on the first. Returns the position.
+    fn step_checks(&self, n: usize, enc: &EncoderState, cache: &mut DecoderCache) -> Result<usize> {
         let b = enc.batch_size();
         if b == 0 || n % b != 0 {
             candle_core::bail!("{n} decoder rows do not divide into {b} batch entries");
@@ -507,9 +738,6 @@ impl Marian {
                 self.config.max_position_embeddings
             );
         }
-        let ids = Tensor::new(tokens, &self.device)?;
-        let x = (self.dec_embed.index_select(&ids, 0)? * self.embed_scale)?;
-        let mut x = x.broadcast_add(&self.dec_positions.i(pos)?)?;
         if cache.layers.is_empty() {
             cache.layers = self
                 .decoder
@@ -517,6 +745,26 @@ impl Marian {
                 .map(|l| KvCache::new(n, l.base.attn.heads, l.base.attn.head_dim, 32))
                 .collect();
         }
+        Ok(pos)
+    }
+
+    /// The decoder layers of one step (see [`decode_step`](Self::decode_step)), without the output
+    /// layer: `[rows, d_model]`.
+    pub fn decode_hidden(
+        &self,
+        tokens: &[u32],
+        enc: &EncoderState,
+        cache: &mut DecoderCache,
+    ) -> Result<Tensor> {
+        let n = tokens.len();
+        if let Some(fast) = self.fast_decoder() {
+            let x = self.decode_buffers(&fast, tokens, enc, cache)?;
+            return Tensor::from_vec(x, (n, self.config.d_model), &self.device);
+        }
+        let pos = self.step_checks(n, enc, cache)?;
+        let ids = Tensor::new(tokens, &self.device)?;
+        let x = (self.dec_embed.index_select(&ids, 0)? * self.embed_scale)?;
+        let mut x = x.broadcast_add(&self.dec_positions.i(pos)?)?;
         let d = self.config.d_model;
         let rows = |v: Vec<f32>| Tensor::from_vec(v, (n, d), &self.device);
         for (i, layer) in self.decoder.iter().enumerate() {
@@ -722,9 +970,13 @@ impl Weights<'_> {
     }
 
     fn layer_norm(&self, p: &str, d: usize) -> Result<LayerNorm> {
+        let w = self.first(&[&format!("{p}.weight")], &[d])?;
+        let b = self.first(&[&format!("{p}.bias")], &[d])?;
         Ok(LayerNorm {
-            w: self.first(&[&format!("{p}.weight")], &[d])?,
-            b: self.first(&[&format!("{p}.bias")], &[d])?,
+            wv: w.to_device(&Device::Cpu)?.to_vec1()?,
+            bv: b.to_device(&Device::Cpu)?.to_vec1()?,
+            w,
+            b,
         })
     }
 

@@ -11,9 +11,10 @@
 //! batch at once: its rows, its cache rows and its encoder state are dropped and later steps are
 //! cheaper.
 
-use candle_core::Tensor;
+use rayon::prelude::*;
 
 use super::config::{EarlyStopping, GenerationConfig};
+use super::guard;
 use super::model::{log_softmax_in_place, DecoderCache, Marian};
 
 type Result<T> = candle_core::Result<T>;
@@ -22,24 +23,63 @@ type Result<T> = candle_core::Result<T>;
 const NEG_LARGE: f32 = -1.0e9;
 
 /// Generate target ids for each source (ids with `</s>`); every result starts with the decoder start
-/// token and ends with `</s>` unless it ran into the length limit without a forced end.
+/// token and ends with `</s>` unless it ran into the length limit without a forced end. No repetition
+/// guard: exactly what the reference's `generate` gives.
 pub fn generate(
     model: &Marian,
     sources: &[Vec<u32>],
     gen: &GenerationConfig,
     num_beams: usize,
 ) -> Result<Vec<Vec<u32>>> {
+    Ok(generate_guarded(model, sources, gen, num_beams, false)?
+        .into_iter()
+        .map(|g| g.ids)
+        .collect())
+}
+
+/// One generated sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    pub ids: Vec<u32>,
+    /// The repetition guard stopped it in a loop (the ids keep the loop's first occurrence, then
+    /// `</s>`).
+    pub loop_cut: bool,
+}
+
+/// [`generate`] with the repetition guard ([`super::guard`]) when `guard` is set: a greedy sentence
+/// that falls into a degenerate loop stops there, cut after the loop's first occurrence; a beam
+/// search sentence stops once all its running beams loop, with its best finished hypothesis or else
+/// its best beam cut at the loop. Output that would not loop is the same either way.
+pub fn generate_guarded(
+    model: &Marian,
+    sources: &[Vec<u32>],
+    gen: &GenerationConfig,
+    num_beams: usize,
+    guard: bool,
+) -> Result<Vec<Generated>> {
     if sources.is_empty() {
         return Ok(Vec::new());
     }
     // The decoder cannot go past its position table.
     let mut gen = gen.clone();
     gen.max_length = gen.max_length.min(model.config().max_position_embeddings);
+    // A source that repeats itself may rightly be translated with repeats.
+    let guarded: Vec<bool> = sources
+        .iter()
+        .map(|s| guard && !guard::source_repeats(s))
+        .collect();
     if num_beams <= 1 {
-        greedy(model, sources, &gen)
+        greedy(model, sources, &gen, &guarded)
     } else {
-        beam(model, sources, &gen, num_beams)
+        beam(model, sources, &gen, num_beams, &guarded)
     }
+}
+
+/// `seq` (decoder start token first) cut after `keep` generated tokens, then `</s>`.
+fn cut_loop(seq: &[u32], keep: usize, gen: &GenerationConfig) -> Vec<u32> {
+    let mut out = seq[..(keep + 1).min(seq.len())].to_vec();
+    out.extend(gen.eos_token_ids.first());
+    out
 }
 
 /// Apply the logits processors to one row. `seq` is the row's sequence so far.
@@ -76,15 +116,28 @@ fn process(row: &mut [f32], seq: &[u32], gen: &GenerationConfig, log_probs: bool
     }
 }
 
-fn logits_rows(logits: &Tensor) -> Result<(Vec<f32>, usize)> {
-    let vocab = logits.dim(1)?;
-    Ok((logits.flatten_all()?.to_vec1::<f32>()?, vocab))
+/// One decoder step's logits as `[rows, vocab]` values, and `vocab`.
+fn logits_rows(
+    model: &Marian,
+    last: &[u32],
+    enc: &super::model::EncoderState,
+    cache: &mut DecoderCache,
+) -> Result<(Vec<f32>, usize)> {
+    let flat = model.decode_step_rows(last, enc, cache)?;
+    let vocab = flat.len() / last.len().max(1);
+    Ok((flat, vocab))
 }
 
-fn greedy(model: &Marian, sources: &[Vec<u32>], gen: &GenerationConfig) -> Result<Vec<Vec<u32>>> {
+fn greedy(
+    model: &Marian,
+    sources: &[Vec<u32>],
+    gen: &GenerationConfig,
+    guarded: &[bool],
+) -> Result<Vec<Generated>> {
     let mut enc = model.encode(sources)?;
     let mut cache = DecoderCache::default();
     let mut seqs: Vec<Vec<u32>> = vec![vec![gen.decoder_start_token_id]; sources.len()];
+    let mut cut = vec![false; sources.len()];
     // Batch entries still running, in row order.
     let mut active: Vec<usize> = (0..sources.len()).collect();
     while !active.is_empty() {
@@ -92,15 +145,29 @@ fn greedy(model: &Marian, sources: &[Vec<u32>], gen: &GenerationConfig) -> Resul
             .iter()
             .map(|&i| *seqs[i].last().unwrap_or(&0))
             .collect();
-        let logits = model.decode_step(&last, &enc, &mut cache)?;
-        let (mut flat, vocab) = logits_rows(&logits)?;
+        let (mut flat, vocab) = logits_rows(model, &last, &enc, &mut cache)?;
         let mut keep = Vec::with_capacity(active.len());
+        let tokens: Vec<u32> = {
+            let (seqs, active) = (&seqs, &active);
+            flat.par_chunks_mut(vocab)
+                .enumerate()
+                .map(|(r, row)| {
+                    process(row, &seqs[active[r]], gen, false);
+                    argmax(row)
+                })
+                .collect()
+        };
         for (r, &i) in active.iter().enumerate() {
-            let row = &mut flat[r * vocab..(r + 1) * vocab];
-            process(row, &seqs[i], gen, false);
-            let token = argmax(row);
+            let token = tokens[r];
             seqs[i].push(token);
-            let done = gen.eos_token_ids.contains(&token) || seqs[i].len() >= gen.max_length;
+            let mut done = gen.eos_token_ids.contains(&token) || seqs[i].len() >= gen.max_length;
+            if !done && guarded[i] {
+                if let Some(keep) = guard::looping(&seqs[i][1..]) {
+                    seqs[i] = cut_loop(&seqs[i], keep, gen);
+                    cut[i] = true;
+                    done = true;
+                }
+            }
             if !done {
                 keep.push(r as u32);
             }
@@ -113,7 +180,11 @@ fn greedy(model: &Marian, sources: &[Vec<u32>], gen: &GenerationConfig) -> Resul
             }
         }
     }
-    Ok(seqs)
+    Ok(seqs
+        .into_iter()
+        .zip(cut)
+        .map(|(ids, loop_cut)| Generated { ids, loop_cut })
+        .collect())
 }
 
 /// Index of the first maximum (`torch.argmax`).
@@ -140,6 +211,8 @@ struct Sentence {
     /// `is_early_stop_heuristic_unsatisfied`: a running beam may still beat a finished one.
     improvable: bool,
     done: bool,
+    /// The best running hypothesis as the repetition guard cut it.
+    cut: Option<Vec<u32>>,
 }
 
 fn beam(
@@ -147,7 +220,8 @@ fn beam(
     sources: &[Vec<u32>],
     gen: &GenerationConfig,
     nb: usize,
-) -> Result<Vec<Vec<u32>>> {
+    guarded: &[bool],
+) -> Result<Vec<Generated>> {
     let enc0 = model.encode(sources)?;
     let start = gen.decoder_start_token_id;
     let mut sentences: Vec<Sentence> = (0..sources.len())
@@ -163,6 +237,7 @@ fn beam(
             finished: Vec::new(),
             improvable: true,
             done: false,
+            cut: None,
         })
         .collect();
     // The first step has identical rows per sentence; it still runs nb rows so the cache layout
@@ -183,19 +258,36 @@ fn beam(
                     .map(|h| *h.seq.last().unwrap_or(&start))
             })
             .collect();
-        let logits = model.decode_step(&last, &enc, &mut cache)?;
-        let (mut flat, vocab) = logits_rows(&logits)?;
+        let (mut flat, vocab) = logits_rows(model, &last, &enc, &mut cache)?;
         let mut row_select: Vec<u32> = Vec::with_capacity(last.len());
         let mut still: Vec<usize> = Vec::with_capacity(active.len());
         let mut still_pos: Vec<u32> = Vec::with_capacity(active.len());
+        // Each beam's best `keep_k` continuations (log-softmax and processors over the whole
+        // vocabulary: the costly part), rows in parallel.
+        let per_row: Vec<Vec<(f32, usize)>> = {
+            let sentences = &sentences;
+            let active = &active;
+            flat.par_chunks_mut(vocab)
+                .enumerate()
+                .map(|(r, row)| {
+                    let (a, j) = (r / nb, r % nb);
+                    let hyp = &sentences[active[a]].running[j];
+                    let mut top = Vec::with_capacity(keep_k + 1);
+                    beam_row(row, &hyp.seq, gen, hyp.score, keep_k, j * vocab, &mut top);
+                    top
+                })
+                .collect()
+        };
         for (a, &i) in active.iter().enumerate() {
             let s = &mut sentences[i];
-            // Accumulated log-probabilities of every continuation of every beam.
+            // Accumulated log-probabilities of every continuation of every beam: the best `keep_k`
+            // over all beams. Merging the beams' lists in row order keeps the earlier index first on
+            // ties, as one pass over all rows would.
             let mut top: Vec<(f32, usize)> = Vec::with_capacity(keep_k + 1);
-            for (j, hyp) in s.running.iter().enumerate() {
-                let r = a * nb + j;
-                let row = &mut flat[r * vocab..(r + 1) * vocab];
-                beam_row(row, &hyp.seq, gen, hyp.score, keep_k, j * vocab, &mut top);
+            for list in &per_row[a * nb..(a + 1) * nb] {
+                for &item in list {
+                    push_top(&mut top, keep_k, item);
+                }
             }
             let cands: Vec<(f32, usize, u32, bool)> = top
                 .iter()
@@ -267,6 +359,20 @@ fn beam(
             s.done = !s.improvable
                 || (gen.early_stopping == EarlyStopping::Yes && s.finished.len() == nb)
                 || next_len >= gen.max_length;
+            // Every running beam in a loop: whatever finishes from here on contains it, so the
+            // result is the best hypothesis finished so far (what the full search gives unless it
+            // would end in a loop), or else the best beam cut at its loop.
+            if !s.done
+                && guarded[i]
+                && s.running.iter().all(|h| guard::looping(&h.seq[1..]).is_some())
+            {
+                s.done = true;
+                if s.finished.is_empty() {
+                    if let Some(keep) = guard::looping(&s.running[0].seq[1..]) {
+                        s.cut = Some(cut_loop(&s.running[0].seq, keep, gen));
+                    }
+                }
+            }
             if !s.done {
                 still.push(i);
                 still_pos.push(a as u32);
@@ -284,14 +390,31 @@ fn beam(
     }
     Ok(sentences
         .into_iter()
-        .map(|s| match s.finished.into_iter().next() {
-            Some(h) => h.seq,
-            None => s
-                .running
-                .into_iter()
-                .next()
-                .map(|h| h.seq)
-                .unwrap_or_default(),
+        .zip(guarded)
+        .map(|(s, &guarded)| {
+            if let Some(ids) = s.cut {
+                return Generated { ids, loop_cut: true };
+            }
+            let ids = match s.finished.into_iter().next() {
+                Some(h) => h.seq,
+                None => s
+                    .running
+                    .into_iter()
+                    .next()
+                    .map(|h| h.seq)
+                    .unwrap_or_default(),
+            };
+            // A finished hypothesis that was never the best running one may still hold a loop.
+            match guarded.then(|| guard::first_loop(ids.get(1..).unwrap_or(&[]))).flatten() {
+                Some(keep) => Generated {
+                    ids: cut_loop(&ids, keep, gen),
+                    loop_cut: true,
+                },
+                None => Generated {
+                    ids,
+                    loop_cut: false,
+                },
+            }
         })
         .collect())
 }
