@@ -370,11 +370,14 @@ impl Warnings {
     /// `offset`: how many segments came before this call's.
     fn add(&mut self, offset: usize, warnings: Vec<String>) {
         for w in warnings {
-            let w = match w.strip_prefix("segment ").and_then(|r| r.split_once(' ')) {
-                Some((n, rest)) if n.parse::<usize>().is_ok() => {
-                    format!("segment {} {rest}", n.parse::<usize>().unwrap_or(0) + offset)
-                }
-                _ => w,
+            // "segment N is …" and "segment N: …" alike: the number is the digits after "segment ".
+            let numbered = w.strip_prefix("segment ").and_then(|r| {
+                let digits = r.len() - r.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+                Some((r[..digits].parse::<usize>().ok()?, &r[digits..]))
+            });
+            let w = match numbered {
+                Some((n, rest)) => format!("segment {}{rest}", n + offset),
+                None => w,
             };
             let counted = |s: &str| -> Option<(usize, String)> {
                 let (n, rest) = s.split_once(' ')?;
@@ -411,10 +414,15 @@ mod tests {
         let mut w = Warnings::default();
         w.add(0, vec!["1 translation(s) reached the limit".into()]);
         w.add(3, vec!["segment 2 is 600 tokens long".into(), "2 translation(s) reached the limit".into()]);
-        w.add(5, vec!["something else".into()]);
+        w.add(5, vec!["something else".into(), "segment 1: the translation started repeating".into()]);
         assert_eq!(
             w.list(),
-            ["segment 5 is 600 tokens long", "something else", "3 translation(s) reached the limit"]
+            [
+                "segment 5 is 600 tokens long",
+                "something else",
+                "segment 6: the translation started repeating",
+                "3 translation(s) reached the limit"
+            ]
         );
     }
 }
