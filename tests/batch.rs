@@ -732,7 +732,10 @@ fn ctrl_c_stops_cleanly_prints_how_to_resume_and_twice_quits_at_once() {
         assert!(!resume_line.contains("--force"), "{resume_line}");
         let lines = manifest(&output);
         assert!(lines.len() < before + good.len(), "the run was not stopped");
-        assert!(temporaries(&output).is_empty());
+        // A graceful stop finishes its writes; the immediate exit (second press) may leave the
+        // temporary of a write in flight, which the next run removes (checked below).
+        let left = temporaries(&output);
+        assert!(presses == 2 || left.is_empty(), "temporaries left: {left:?}\n{err}");
         assert!(!output.join(".warta-batch.lock").exists(), "{err}");
         // Every output there is whole: it has a manifest line or is about to be redone.
         for o in outputs(&output) {
@@ -747,4 +750,6 @@ fn ctrl_c_stops_cleanly_prints_how_to_resume_and_twice_quits_at_once() {
     let out = run(&mut cmd);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(last_by_path(&manifest(&output)).len(), good.len());
+    let left = temporaries(&output);
+    assert!(left.is_empty(), "temporaries the resumed run did not remove: {left:?}");
 }
