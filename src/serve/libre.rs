@@ -168,16 +168,7 @@ pub(crate) async fn translate(state: St, req: Request) -> Result<Json<Value>, Ap
             }
         }
     }
-    if let Some(limit) = state.options.char_limit {
-        for t in &texts {
-            let n = t.chars().count();
-            if n > limit {
-                return Err(ApiError::bad_request(format!(
-                    "Invalid request: request ({n}) exceeds text limit ({limit})"
-                )));
-            }
-        }
-    }
+    check_char_limit(&state.options, &texts)?;
 
     let can_translate = translatable(&texts);
     let (detected, src) = if !can_translate {
@@ -270,16 +261,7 @@ pub(crate) async fn detect(state: St, req: Request) -> Result<Json<Value>, ApiEr
             .collect(),
         _ => return Err(missing("q")),
     };
-    if let Some(limit) = state.options.char_limit {
-        for t in &texts {
-            let n = t.chars().count();
-            if n > limit {
-                return Err(ApiError::bad_request(format!(
-                    "Invalid request: request ({n}) exceeds text limit ({limit})"
-                )));
-            }
-        }
-    }
+    check_char_limit(&state.options, &texts)?;
     // lingua is CPU work, but milliseconds: off the async threads all the same.
     let detected = tokio::task::spawn_blocking(move || detect_languages(&texts))
         .await
@@ -431,4 +413,18 @@ pub(crate) async fn download_file(state: St, Path(name): Path<String>) -> Result
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(r)
+}
+
+/// LibreTranslate's answer to a text over `--char-limit` (`/translate` and `/detect` alike).
+fn check_char_limit(options: &super::Options, texts: &[String]) -> Result<(), ApiError> {
+    let Some(limit) = options.char_limit else { return Ok(()) };
+    for t in texts {
+        let n = t.chars().count();
+        if n > limit {
+            return Err(ApiError::bad_request(format!(
+                "Invalid request: request ({n}) exceeds text limit ({limit})"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -25,17 +25,17 @@ pub(crate) struct Params {
     pub files: Vec<(String, Upload)>,
 }
 
+/// The media type of a Content-Type value, lower-cased, without its parameters.
+pub(crate) fn essence(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
 fn is_json(content_type: &str) -> bool {
-    let mime = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let mime = essence(content_type);
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-fn mime_of(req: &Request) -> String {
+pub(crate) fn mime_of(req: &Request) -> String {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -57,12 +57,7 @@ impl Params {
             ..Params::default()
         };
         let content_type = mime_of(&req);
-        let mime = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let mime = essence(&content_type);
         if is_json(&content_type) {
             let bytes = body_bytes(req.into_body(), limit).await?;
             let value: Value = serde_json::from_slice(&bytes).map_err(|e| {

@@ -75,16 +75,7 @@ fn flag(params: &Params, name: &str, default: bool) -> Result<bool, ApiError> {
 /// fields), or a raw `text/plain`, `text/markdown` or `text/html` body.
 async fn read_article(state: &super::AppState, req: Request) -> Result<ArticleRequest, ApiError> {
     let limit = state.options.body_limit;
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = super::params::essence(&super::params::mime_of(&req));
     let query = super::params::parse_urlencoded(req.uri().query().unwrap_or(""));
     let asked = query.iter().find(|(k, _)| k == "stream").map(|(_, v)| v.clone());
     let stream = stream_mode(&req, asked.as_deref())?;
