@@ -77,7 +77,9 @@ impl Engines {
                 // to quietly summarise another way.
                 Err(e) if models.llm != crate::llm::DEFAULT_LLM => return Err(e),
                 Err(e) => {
-                    let why = format!("no LLM for the summary: the default model could not be loaded ({e})");
+                    let why = format!(
+                        "no LLM for the summary: the default model could not be loaded ({e})"
+                    );
                     warnings.push(format!(
                         "{why}; writing an extractive summary instead (choose explicitly with \
                          --summarizer extractive, or name a model with --llm)"
@@ -158,6 +160,7 @@ pub fn finish(
     sentences: usize,
 ) -> Result<Document> {
     let started = Instant::now();
+    let mut translation = translation;
     let mut timings = Timings {
         translate_s,
         ..Timings::default()
@@ -173,10 +176,22 @@ pub fn finish(
                 .translator
                 .as_deref_mut()
                 .map(|t| t as &mut dyn Translator);
-            let summary = s.summarize(&request, translator)?;
+            let result = s.summarize(&request, translator);
             timings.summarize_s = started.elapsed().as_secs_f64();
             timings.llm_calls = s.take_llm_calls();
-            (Some(summary), s.llm_id())
+            let summary = match (result, translation.as_mut()) {
+                (Ok(summary), _) => Some(summary),
+                // The translation is most of the work and what was asked for first: a summary that
+                // cannot be written is reported with it, not instead of it.
+                (Err(e), Some(t)) => {
+                    t.warnings.push(format!(
+                        "{e}; the translation is complete and is given without a summary"
+                    ));
+                    None
+                }
+                (Err(e), None) => return Err(e.into()),
+            };
+            (summary, s.llm_id())
         }
         None => (None, None),
     };
@@ -271,4 +286,80 @@ fn build_summarizer(
 /// `--temperature`, `--top-p`, `--seed` and `--max-new-tokens` as the LLM takes them.
 fn generation_params(models: &EngineOptions) -> crate::llm::GenerationParams {
     models.generation.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summarize::SummarizeError;
+    use crate::translate::{EngineInfo, TranslateError};
+
+    struct Upper;
+    impl Translator for Upper {
+        fn info(&self) -> EngineInfo {
+            EngineInfo::default()
+        }
+        fn translate_segments(
+            &mut self,
+            s: &[String],
+        ) -> std::result::Result<Vec<String>, TranslateError> {
+            Ok(s.iter().map(|x| x.to_uppercase()).collect())
+        }
+    }
+
+    struct Failing;
+    impl Summarizer for Failing {
+        fn summarize(
+            &mut self,
+            _: &SummaryRequest<'_>,
+            _: Option<&mut dyn Translator>,
+        ) -> std::result::Result<Summary, SummarizeError> {
+            Err(SummarizeError::Failed("a.txt: nothing to pick".into()))
+        }
+    }
+
+    fn engines() -> Engines {
+        Engines {
+            translator: Some(Box::new(Upper)),
+            summarizer: Some(Box::new(Failing)),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_summary_that_fails_keeps_the_translation_and_says_why() {
+        let text = b"Banjir di Jakarta\n\nBanjir melanda Jakarta pada hari Senin pagi.\n";
+        let article = crate::article::from_bytes(
+            text,
+            "a.txt",
+            Some(std::path::Path::new("a.txt")),
+            &crate::article::LoadOptions::default(),
+        )
+        .unwrap();
+        let doc = process(
+            article.clone(),
+            &mut engines(),
+            Mode::Translate { summary: true },
+            3,
+        )
+        .unwrap();
+        let t = doc.translation.expect("the translation is kept");
+        assert!(
+            t.paragraphs
+                .iter()
+                .any(|p| p.text == "BANJIR MELANDA JAKARTA PADA HARI SENIN PAGI."),
+            "{t:?}"
+        );
+        assert!(doc.summary.is_none());
+        assert_eq!(
+            t.warnings,
+            vec![
+                "summary failed: a.txt: nothing to pick; the translation is complete and is given \
+                  without a summary"
+            ]
+        );
+        // With nothing but the summary asked for, its failure is the error.
+        let e = process(article, &mut engines(), Mode::SummaryOnly, 3).unwrap_err();
+        assert!(e.to_string().contains("nothing to pick"), "{e}");
+    }
 }

@@ -37,10 +37,12 @@ impl Summarizer for ExtractiveSummarizer {
         translator: Option<&mut dyn Translator>,
     ) -> Result<Summary, SummarizeError> {
         let n = request.sentences.max(1);
+        let mut warnings = Vec::new();
         let text = match request.translation {
             Some(tr) => {
                 let (sentences, title) = translation_sentences(tr);
-                let picked = rank(&sentences, &title, n, Language::English);
+                let (sentences, picked) =
+                    pick(sentences, &title, n, Language::English, &mut warnings);
                 picked
                     .iter()
                     .map(|&i| sentences[i].text.clone())
@@ -57,10 +59,9 @@ impl Summarizer for ExtractiveSummarizer {
                 } else {
                     Language::Indonesian
                 };
-                let picked: Vec<String> = rank(&sentences, &title, n, lang)
-                    .iter()
-                    .map(|&i| sentences[i].text.clone())
-                    .collect();
+                let (sentences, picked) = pick(sentences, &title, n, lang, &mut warnings);
+                let picked: Vec<String> =
+                    picked.iter().map(|&i| sentences[i].text.clone()).collect();
                 if english {
                     picked.join(" ")
                 } else {
@@ -84,7 +85,7 @@ impl Summarizer for ExtractiveSummarizer {
         };
         if text.trim().is_empty() {
             return Err(SummarizeError::Failed(format!(
-                "{}: the article has no sentences to summarise",
+                "{}: the article has no sentences to summarise (its body has no text)",
                 request.article.origin
             )));
         }
@@ -92,7 +93,7 @@ impl Summarizer for ExtractiveSummarizer {
             text,
             method: SummaryMethod::Extractive,
             checks: SummaryChecks::default(),
-            warnings: Vec::new(),
+            warnings,
         })
     }
 }
@@ -185,8 +186,113 @@ pub(crate) fn content_words(text: &str, lang: Language) -> Vec<String> {
         .collect()
 }
 
+/// The shortest and longest sentence, in words, that reads well on its own in a summary.
+const MIN_WORDS: usize = 4;
+const MAX_WORDS: usize = 80;
+/// The longest passage cut from a run-on sentence (about 80 Marian tokens, so one translation call).
+const PASSAGE_WORDS: usize = 40;
+
+/// The sentences to rank and the indices of the `n` picked. When no sentence has a readable length
+/// (a run-on without full stops, or only fragments), a summary of cut passages still beats none: the
+/// run-ons are cut into passages of at most `PASSAGE_WORDS` words, every non-empty piece may be
+/// picked, and a warning says so. Empty when the article has no text at all.
+fn pick(
+    sentences: Vec<Sentence>,
+    title: &str,
+    n: usize,
+    lang: Language,
+    warnings: &mut Vec<String>,
+) -> (Vec<Sentence>, Vec<usize>) {
+    let picked = rank(&sentences, title, n, lang);
+    if !picked.is_empty() {
+        return (sentences, picked);
+    }
+    let longest = sentences
+        .iter()
+        .map(|s| s.text.split_whitespace().count())
+        .max()
+        .unwrap_or(0);
+    let passages = passages(&sentences);
+    let picked = rank_within(&passages, title, n, lang, 1..=MAX_WORDS);
+    if !picked.is_empty() {
+        warnings.push(if longest > MAX_WORDS {
+            format!(
+                "the article has no sentence of {MIN_WORDS} to {MAX_WORDS} words to pick (one runs \
+                 {longest} words without a full stop), so the extractive summary is made of \
+                 passages of at most {PASSAGE_WORDS} words cut from it; … marks a cut"
+            )
+        } else {
+            format!(
+                "the article has no sentence of {MIN_WORDS} to {MAX_WORDS} words to pick, so the \
+                 extractive summary is made of its fragments"
+            )
+        })
+    }
+    (passages, picked)
+}
+
+/// `sentences` with each one longer than `MAX_WORDS` cut into passages of at most `PASSAGE_WORDS`
+/// words, at a clause mark (`,` `;` `:`) past half that length where there is one; a passage that does
+/// not end a sentence ends with `…`.
+fn passages(sentences: &[Sentence]) -> Vec<Sentence> {
+    let mut out: Vec<Sentence> = Vec::new();
+    for s in sentences {
+        // Passages keep their paragraph and number on within it, so the ranking's lead bias holds.
+        let index = match out.last() {
+            Some(last) if last.paragraph == s.paragraph => last.index + 1,
+            _ => 0,
+        };
+        if s.text.split_whitespace().count() <= MAX_WORDS {
+            out.push(Sentence { index, ..s.clone() });
+            continue;
+        }
+        let mut cut: Vec<&str> = Vec::new();
+        let mut index = index;
+        let words: Vec<&str> = s.text.split_whitespace().collect();
+        for (i, w) in words.iter().enumerate() {
+            cut.push(w);
+            let clause = cut.len() >= PASSAGE_WORDS / 2 && w.ends_with([',', ';', ':']);
+            if cut.len() >= PASSAGE_WORDS || clause || i + 1 == words.len() {
+                let mut text = cut.join(" ");
+                if !ends_sentence(&text) {
+                    text = text.trim_end_matches([',', ';', ':']).to_string();
+                    text.push('…');
+                }
+                out.push(Sentence {
+                    text,
+                    paragraph: s.paragraph,
+                    index,
+                });
+                index += 1;
+                cut.clear();
+            }
+        }
+    }
+    out
+}
+
+/// Whether `text` ends as a sentence does (`.`, `!`, `?` or `…`, before any closing quote or bracket).
+fn ends_sentence(text: &str) -> bool {
+    text.trim_end()
+        .trim_end_matches(['"', '\'', '”', '’', ')', ']'])
+        .ends_with(['.', '!', '?', '…'])
+}
+
 /// Indices of the `n` best sentences, in article order.
 pub(crate) fn rank(sentences: &[Sentence], title: &str, n: usize, lang: Language) -> Vec<usize> {
+    rank_within(sentences, title, n, lang, MIN_WORDS..=MAX_WORDS)
+}
+
+/// `rank` over the sentences whose length in words is in `lengths`.
+fn rank_within(
+    sentences: &[Sentence],
+    title: &str,
+    n: usize,
+    lang: Language,
+    lengths: std::ops::RangeInclusive<usize>,
+) -> Vec<usize> {
+    // Any sentence will do once fragments are allowed; otherwise fragments read badly on their own.
+    let relaxed = *lengths.start() <= 1;
     let words: Vec<Vec<String>> = sentences
         .iter()
         .map(|s| content_words(&s.text, lang))
@@ -206,7 +312,8 @@ pub(crate) fn rank(sentences: &[Sentence], title: &str, n: usize, lang: Language
         .filter(|(i, s)| {
             // Fragments and run-ons read badly on their own.
             let len = s.text.split_whitespace().count();
-            (4..=80).contains(&len) && !words[*i].is_empty() && !s.text.trim_end().ends_with(':')
+            lengths.contains(&len)
+                && (relaxed || (!words[*i].is_empty() && !s.text.trim_end().ends_with(':')))
         })
         .map(|(i, s)| {
             let position = 1.0 / (1.0 + s.paragraph as f64) * if s.index == 0 { 1.0 } else { 0.7 };
@@ -401,6 +508,120 @@ mod tests {
         assert_eq!(
             s.text,
             "Russia halted its diplomatic mission at NATO after eight of its delegates were expelled."
+        );
+    }
+
+    /// A translation of one paragraph with `text` as its only body text.
+    fn translation_of(text: &str) -> Translation {
+        Translation {
+            paragraphs: vec![TranslatedParagraph {
+                source: String::new(),
+                text: text.into(),
+                kind: ParagraphKind::Body,
+                sentences: Vec::new(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_run_on_without_full_stops_is_summarised_in_cut_passages_with_a_warning() {
+        let a = article("id");
+        let words = [
+            "the",
+            "city",
+            "builds",
+            "a",
+            "new",
+            "bridge",
+            "for",
+            "residents",
+        ];
+        let mut run_on: Vec<String> = (0..10_000).map(|i| words[i % 8].to_string()).collect();
+        // A clause mark past half a passage: the first cut is there.
+        run_on[24].push(',');
+        let tr = translation_of(&run_on.join(" "));
+        let req = SummaryRequest {
+            article: &a,
+            translation: Some(&tr),
+            sentences: 3,
+        };
+        let s = ExtractiveSummarizer::new(None)
+            .summarize(&req, None)
+            .unwrap();
+        // The lead passage comes first, cut at the comma, and every passage is bounded and marked.
+        let first = run_on[..25].join(" ");
+        let first = format!("{}…", first.trim_end_matches(','));
+        assert!(s.text.starts_with(&first), "{}", s.text);
+        assert!(
+            s.text.split_whitespace().count() <= 3 * PASSAGE_WORDS,
+            "{}",
+            s.text
+        );
+        assert!(s.text.ends_with('…'), "{}", s.text);
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(
+            s.warnings[0].contains("10000 words without a full stop")
+                && s.warnings[0].contains("passages of at most 40 words"),
+            "{:?}",
+            s.warnings
+        );
+    }
+
+    #[test]
+    fn passages_are_bounded_and_keep_sentence_ends() {
+        let long = vec!["kata"; 95].join(" ") + ".";
+        let s = sentences(&["Kalimat pendek di awal.", &long]);
+        let p = passages(&s);
+        let texts: Vec<&str> = p.iter().map(|x| x.text.as_str()).collect();
+        assert_eq!(texts[0], "Kalimat pendek di awal.");
+        assert_eq!(texts.len(), 4, "{texts:?}");
+        let lens: Vec<usize> = texts.iter().map(|t| t.split_whitespace().count()).collect();
+        assert_eq!(lens, vec![4, 40, 40, 15]);
+        assert!(texts[1].ends_with("kata…") && texts[2].ends_with("kata…"));
+        assert!(texts[3].ends_with("kata."), "{}", texts[3]);
+        // Numbered on within their paragraph, so the lead bias still ranks them.
+        let at: Vec<(usize, usize)> = p.iter().map(|x| (x.paragraph, x.index)).collect();
+        assert_eq!(at, vec![(0, 0), (1, 0), (1, 1), (1, 2)]);
+    }
+
+    #[test]
+    fn fragments_only_are_summarised_with_a_warning_and_no_text_is_an_error() {
+        let a = article("id");
+        let tr = translation_of("Floods again.");
+        let req = SummaryRequest {
+            article: &a,
+            translation: Some(&tr),
+            sentences: 2,
+        };
+        let s = ExtractiveSummarizer::new(None)
+            .summarize(&req, None)
+            .unwrap();
+        assert_eq!(s.text, "Floods again.");
+        assert!(s.warnings[0].contains("fragments"), "{:?}", s.warnings);
+        // Sentences of a readable length: no warning.
+        let tr = translation_of("Floods hit the city again on Monday.");
+        let req = SummaryRequest {
+            translation: Some(&tr),
+            ..req
+        };
+        let s = ExtractiveSummarizer::new(None)
+            .summarize(&req, None)
+            .unwrap();
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        // Nothing to summarise: an error naming the article.
+        let tr = translation_of("  ");
+        let req = SummaryRequest {
+            translation: Some(&tr),
+            ..req
+        };
+        let e = ExtractiveSummarizer::new(None)
+            .summarize(&req, None)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("a.txt: the article has no sentences"),
+            "{e}"
         );
     }
 }
