@@ -12,8 +12,15 @@ c nesting $S/fixtures/articles/html/*.html
 c segment $S/fixtures/articles/expected/*.txt
 c checks $S/fixtures/articles/expected/*.txt $R/tests/fixtures/en-bridge.txt
 c safetensors $R/tests/fixtures/marian/tiny-*/model.safetensors
-c pytorch_bin $R/tests/fixtures/marian/tiny-a/pytorch_model.bin
-cp -f $R/tests/fixtures/marian/tiny-b/pytorch_model.bin corpus/pytorch_bin/legacy.bin
+# Checkpoints of a few tiny tensors (zip and legacy) where torch is at hand: the fixtures' 400 KB ones
+# run at 8 exec/s. Without torch, those.
+TORCH_PY=${TORCH_PY:-$R/../venv-marian/bin/python}
+if ! "$TORCH_PY" small-seeds.py checkpoints 2>/dev/null; then
+    c pytorch_bin $R/tests/fixtures/marian/tiny-a/pytorch_model.bin
+    cp -f $R/tests/fixtures/marian/tiny-b/pytorch_model.bin corpus/pytorch_bin/legacy.bin
+fi
+# Saved pages cut to 16 KB around the article (the originals reach 540 KB).
+python3 small-seeds.py pages
 c marian_config $R/tests/fixtures/marian/tiny-*/config.json $R/tests/fixtures/marian/tiny-a/generation_config.json
 cp -f $R/tests/fixtures/marian/tiny-b/config.json corpus/marian_config/config-b.json
 c spm $R/tests/fixtures/marian/tiny-b/source.spm $R/tests/fixtures/marian/tiny-b/target.spm
