@@ -1,4 +1,5 @@
-//! Matrix products for quantized weights repacked four rows at a time: Q8_0, Q5_0, Q4_K and Q6_K.
+//! Matrix products for quantized weights repacked at load time: Q8_0 and Q5_0 four rows at a time
+//! ("quads"), Q4_K and Q6_K in 16-row tiles ([`tiles`]).
 //!
 //! candle 0.11 multiplies a Q8_0 matrix by one row of activations one weight row at a time, with one
 //! accumulator and two out-of-line f16 conversions per 32-wide block, and Q5_0 through a scalar loop.
@@ -8,14 +9,13 @@
 //! four rows' quants lie together, so a pass streams memory linearly, each block of activations is
 //! loaded once for four rows, and four independent sums keep the multiply units busy. Q5_0 stays five
 //! bits wide (22 bytes a block instead of Q8_0's 34): decoding reads every weight once per token, so
-//! fewer bytes is faster once the arithmetic keeps up. The K-quants (256-wide super-blocks,
-//! [`kquants`]) get the same treatment: candle's one-row K-quant products also take one weight row at
-//! a time.
+//! fewer bytes is faster once the arithmetic keeps up. The K-quants (256-wide super-blocks) go into
+//! tiles whose lanes are weight rows (see [`tiles`] for why); candle's one-row K-quant products also
+//! take one weight row at a time.
 //!
-//! Several rows of activations (prefill) go through the same quads, eight or four rows at once: each
-//! weight row's blocks are unpacked once for all of them, a run of quads that fits in L2 meets each
-//! group of rows in turn, and within a span of blocks that fits in L1 one weight row is taken at a
-//! time so that its sums stay in registers. For Q4_K and Q6_K this keeps up with candle's own prefill
+//! Several rows of activations (prefill) go through the same quads and tiles, eight or four rows at
+//! once: each weight row's blocks are unpacked once for all of them, and a run of them that fits in
+//! L2 meets each group of rows in turn. For Q4_K and Q6_K this is faster than candle's own prefill
 //! kernel (16-row tiles it keeps beside the original blocks), so no other copy is needed.
 //!
 //! The integer products are those of candle and llama.cpp: activations are quantized to Q8_0 or Q8_K
@@ -28,7 +28,9 @@ use half::f16;
 use std::ops::Range;
 
 mod kquants;
-pub use kquants::{Q4Kx4, Q6Kx4, Q8KAct};
+mod tiles;
+pub use kquants::Q8KAct;
+pub use tiles::{Q4KTiles, Q6KTiles};
 
 const QK: usize = 32;
 
@@ -401,17 +403,6 @@ mod avx2 {
         }
     }
 
-    /// `n`, hidden from the optimizer where a loop of `n` chunks must stay a loop: with several rows of
-    /// activations, unrolled chunks' weights all stay live at once and spill to the stack.
-    #[inline(always)]
-    pub fn chunks<const M: usize>(n: usize) -> usize {
-        if M == 1 {
-            n
-        } else {
-            std::hint::black_box(n)
-        }
-    }
-
     /// A 32-wide type whose rows unpack to one register of signed bytes times a scale.
     pub trait Ints: Quad<Act = Q8_0Act> {
         /// Row `r`'s 32 integers (`w = d * q`).
@@ -671,12 +662,15 @@ impl Out {
     /// # Safety
     /// `row` is a row of the output, and only the caller writes quad `q`'s columns.
     unsafe fn store(&self, q: usize, row: usize, sums: [f32; 4]) {
-        for (r, s) in sums.into_iter().enumerate() {
-            let col = q * 4 + r;
-            if col < self.n {
-                *(self.ptr as *mut f32).add(row * self.n + col) = s;
-            }
-        }
+        self.store_cols(q * 4, row, &sums);
+    }
+
+    /// # Safety
+    /// `row` is a row of the output, and only the caller writes columns `col..col + sums.len()`.
+    unsafe fn store_cols(&self, col: usize, row: usize, sums: &[f32]) {
+        let len = sums.len().min(self.n.saturating_sub(col));
+        let dst = (self.ptr as *mut f32).add(row * self.n + col);
+        std::ptr::copy_nonoverlapping(sums.as_ptr(), dst, len);
     }
 }
 
@@ -699,8 +693,10 @@ pub(crate) trait QuadMatrix<A: ActBlock>: Sync {
     fn n(&self) -> usize;
     /// Input columns.
     fn k(&self) -> usize;
-    /// The products of quads `quads` with the `m` rows of `y`, into `out`.
-    fn run(&self, quads: Range<usize>, m: usize, y: &[A], out: &Out);
+    /// Work items: groups of weight rows that one call of `run` takes whole.
+    fn items(&self) -> usize;
+    /// The products of work items `items` with the `m` rows of `y`, into `out`.
+    fn run(&self, items: Range<usize>, m: usize, y: &[A], out: &Out);
 }
 
 impl<Q: Quad> QuadMatrix<Q::Act> for Quads<Q> {
@@ -710,6 +706,10 @@ impl<Q: Quad> QuadMatrix<Q::Act> for Quads<Q> {
 
     fn k(&self) -> usize {
         self.k
+    }
+
+    fn items(&self) -> usize {
+        self.n.div_ceil(4)
     }
 
     fn run(&self, range: Range<usize>, m: usize, y: &[Q::Act], out: &Out) {
@@ -779,7 +779,7 @@ pub(crate) fn fused<A: ActBlock>(x: &Tensor, mats: &[&dyn QuadMatrix<A>]) -> Res
     // Work items are the quads of all matrices in turn.
     let mut starts = vec![0];
     for w in mats {
-        starts.push(starts[starts.len() - 1] + w.n().div_ceil(4));
+        starts.push(starts[starts.len() - 1] + w.items());
     }
     let total = starts[mats.len()];
     candle_core::utils::barrier_pool().execute_chunked(total, |range| {
@@ -796,6 +796,13 @@ pub(crate) fn fused<A: ActBlock>(x: &Tensor, mats: &[&dyn QuadMatrix<A>]) -> Res
         .zip(shapes)
         .map(|(d, shape)| Tensor::from_vec(d, shape, x.device()))
         .collect()
+}
+
+/// `x · Wᵀ` for one matrix through [`fused`].
+pub(crate) fn product<A: ActBlock>(w: &dyn QuadMatrix<A>, x: &Tensor) -> Result<Tensor> {
+    fused(x, &[w])?
+        .pop()
+        .ok_or_else(|| candle_core::Error::Msg("no product".into()))
 }
 
 /// The activations of a GEMV op: contiguous f32 rows of `k`.
@@ -862,7 +869,7 @@ pub(crate) mod tests {
     use candle_core::quantized::QMatMul;
     use candle_core::{Device, Module};
 
-    fn matrix(n: usize, k: usize) -> Tensor {
+    pub(crate) fn matrix(n: usize, k: usize) -> Tensor {
         let w: Vec<f32> = (0..n * k)
             .map(|i| ((i * 7919 % 613) as f32 / 613.0 - 0.5) * (1.0 + (i / 32 % 5) as f32))
             .collect();
@@ -878,7 +885,7 @@ pub(crate) mod tests {
     }
 
     /// Rows of `k` activations, some several times the largest, as after a norm.
-    fn activations(m: usize, k: usize) -> Tensor {
+    pub(crate) fn activations(m: usize, k: usize) -> Tensor {
         let x: Vec<f32> = (0..m * k)
             .map(|i| (i as f32 * 0.37).sin() * if i % 97 == 0 { 9.0 } else { 1.0 })
             .collect();
@@ -921,15 +928,7 @@ pub(crate) mod tests {
         matches_candle::<Q5_0x4>();
     }
 
-    #[test]
-    fn q4k_matches_candle() {
-        matches_candle::<Q4Kx4>();
-    }
 
-    #[test]
-    fn q6k_matches_candle() {
-        matches_candle::<Q6Kx4>();
-    }
 
     /// The unpacked weights are the type's own values, and the AVX2 kernels give the portable sums,
     /// for one, four and eight activation rows at once.
@@ -1001,15 +1000,7 @@ pub(crate) mod tests {
         kernels_agree::<Q5_0x4>();
     }
 
-    #[test]
-    fn q4k_kernels_agree() {
-        kernels_agree::<Q4Kx4>();
-    }
 
-    #[test]
-    fn q6k_kernels_agree() {
-        kernels_agree::<Q6Kx4>();
-    }
 
     /// Activations that test the quantizers' corners: 1024 values in which one 256-wide block
     /// has its largest magnitude twice with both signs (the first wins) and scales to whole
@@ -1069,11 +1060,9 @@ pub(crate) mod tests {
         let q4 = QTensor::quantize(&matrix(4, 256), GgmlDType::Q4K).unwrap();
         assert!(Quads::<Q8_0x4>::new(&q4).is_err());
         assert!(Quads::<Q5_0x4>::new(&q4).is_err());
-        assert!(Quads::<Q6Kx4>::new(&q4).is_err());
         let q8 = QTensor::quantize(&matrix(4, 64), GgmlDType::Q8_0).unwrap();
         let quads = Quads::<Q8_0x4>::new(&q8).unwrap();
         let x = Tensor::zeros((1, 96), candle_core::DType::F32, &Device::Cpu).unwrap();
         assert!(quads.forward(&x).is_err());
-        assert!(Quads::<Q4Kx4>::new(&q8).is_err());
     }
 }

@@ -12,9 +12,9 @@
 //! candle's K-quant products also take one weight row at a time for a single row of activations,
 //! and for several rows it repacks Q4_K and Q6_K into 16-row tiles kept beside the original blocks
 //! (a third to a half more memory again). On CPUs with AVX2, Q4_K and Q6_K matrices are instead
-//! repacked once into warta's quads, whose kernels serve decoding and prefill alike (the multi-row
-//! kernel keeps up with candle's tiles), and the original blocks are dropped: Qwen2.5-Coder-1.5B's
-//! resident memory falls by about 1 GB. Elsewhere (NEON) candle's own kernels stay.
+//! repacked once into warta's 16-row tiles (`gemv::tiles`), whose kernels serve decoding and prefill
+//! alike, and the original blocks are dropped: Qwen2.5-Coder-1.5B's resident memory falls by about
+//! 1 GB. Elsewhere (NEON) candle's own kernels stay.
 //!
 //! Q4_1 and Q5_1 blocks are `d * q + m`: no other quantized type holds that offset exactly, so small
 //! models in these types (SmolLM2's Q4_1 file) are dequantized to f32, which holds the weights exactly
@@ -29,7 +29,7 @@
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor, D};
 
-use super::gemv::{self, Q4Kx4, Q5_0x4, Q6Kx4, Q8KAct, Q8_0Act, Q8_0x4, QuadMatrix, Quads};
+use super::gemv::{self, Q4KTiles, Q5_0x4, Q6KTiles, Q8KAct, Q8_0Act, Q8_0x4, QuadMatrix, Quads};
 
 /// Rows of activations from which a dense copy, when there is one, does the multiplication.
 pub const DENSE_MIN_ROWS: usize = 16;
@@ -48,9 +48,10 @@ enum Quantized {
     /// Q8_0 and Q5_0 in warta's own layout (see `gemv`).
     Q8_0(Quads<Q8_0x4>),
     Q5_0(Quads<Q5_0x4>),
-    /// Q4_K and Q6_K likewise, on CPUs with AVX2, for any number of rows (no other copy).
-    Q4K(Quads<Q4Kx4>),
-    Q6K(Quads<Q6Kx4>),
+    /// Q4_K and Q6_K in 16-row tiles (`gemv::tiles`), on CPUs with AVX2, for any number of
+    /// rows (no other copy).
+    Q4K(Q4KTiles),
+    Q6K(Q6KTiles),
 }
 
 impl Quantized {
@@ -86,8 +87,8 @@ impl Weight {
             _ => match &self.q {
                 Quantized::Q8_0(q) => q.forward(x),
                 Quantized::Q5_0(q) => q.forward(x),
-                Quantized::Q4K(q) => q.forward(x),
-                Quantized::Q6K(q) => q.forward(x),
+                Quantized::Q4K(q) => gemv::product(q, x),
+                Quantized::Q6K(q) => gemv::product(q, x),
                 Quantized::Candle(q) => q.forward(x),
             },
         }
@@ -151,8 +152,8 @@ impl Weight {
             }
             GgmlDType::Q4K | GgmlDType::Q6K if gemv::has_avx2() => {
                 let q = match t.dtype() {
-                    GgmlDType::Q4K => Quantized::Q4K(Quads::new(&t)?),
-                    _ => Quantized::Q6K(Quads::new(&t)?),
+                    GgmlDType::Q4K => Quantized::Q4K(Q4KTiles::new(&t)?),
+                    _ => Quantized::Q6K(Q6KTiles::new(&t)?),
                 };
                 Ok(Weight { q, dense: None })
             }
