@@ -12,8 +12,9 @@
 //! of the cache.
 
 use candle_core::quantized::QTensor;
-use candle_core::{DType, Device, Result, Tensor, D};
+use candle_core::{Device, Result, Tensor, D};
 
+use super::attention;
 use super::quant::Weight;
 use super::LlmError;
 
@@ -77,10 +78,12 @@ impl Hyper {
     }
 }
 
-/// A linear layer over quantized weights, with an optional bias.
+/// A linear layer over quantized weights, with an optional bias (also as plain values for the
+/// decoding step).
 struct Linear {
     w: Weight,
     b: Option<Tensor>,
+    bv: Option<Vec<f32>>,
 }
 
 impl Linear {
@@ -93,6 +96,24 @@ impl Linear {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
         }
+    }
+
+    /// [`Linear::forward_all`] of one row of plain values, giving plain values.
+    fn forward_plain<const N: usize>(ls: [&Linear; N], x: &[f32]) -> Result<[Vec<f32>; N]> {
+        let ys = Weight::forward_all(&ls.map(|l| &l.w), &row(x)?)?;
+        let ys: Vec<Vec<f32>> = ls
+            .iter()
+            .zip(ys)
+            .map(|(l, y)| {
+                let mut y = plain_of(&y)?;
+                if let Some(b) = &l.bv {
+                    y.iter_mut().zip(b).for_each(|(y, b)| *y += b);
+                }
+                Ok(y)
+            })
+            .collect::<Result<_>>()?;
+        ys.try_into()
+            .map_err(|_| candle_core::Error::Msg("fused products: wrong count".into()))
     }
 
     /// Several linear layers of the same input in one pass where their weights allow it.
@@ -110,6 +131,7 @@ impl Linear {
 
 struct RmsNorm {
     w: Tensor,
+    wv: Vec<f32>,
     eps: f32,
 }
 
@@ -117,44 +139,55 @@ impl RmsNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         candle_nn::ops::rms_norm(&x.contiguous()?, &self.w, self.eps)
     }
+
+    /// Each run of `wv.len()` values of `x` normalised in place, with candle's arithmetic.
+    fn apply(&self, x: &mut [f32]) {
+        let n = self.wv.len();
+        for row in x.chunks_exact_mut(n) {
+            let sum2 = row.iter().map(|&v| v * v).sum::<f32>();
+            let m = (sum2 / n as f32 + self.eps).sqrt();
+            for (v, a) in row.iter_mut().zip(&self.wv) {
+                *v = *v / m * a;
+            }
+        }
+    }
+
+    fn applied(&self, x: &[f32]) -> Vec<f32> {
+        let mut y = x.to_vec();
+        self.apply(&mut y);
+        y
+    }
 }
 
-/// Keys and values of one layer for positions `0..len`, in a buffer that grows by doubling.
+/// Keys and values of one layer, position-major (position `p`'s K/V heads at `p · kv_dim`, see
+/// [`attention`]), so that a position is appended without moving the others.
 #[derive(Default)]
 struct KvCache {
-    k: Option<Tensor>,
-    v: Option<Tensor>,
-    len: usize,
+    k: Vec<f32>,
+    v: Vec<f32>,
 }
 
 impl KvCache {
-    /// Append `(1, n_kv, t, hd)` keys and values; return views of everything cached so far.
-    fn append(&mut self, k: &Tensor, v: &Tensor, limit: usize) -> Result<(Tensor, Tensor)> {
-        let (b, h, t, d) = k.dims4()?;
-        let need = self.len + t;
-        let cap = self.k.as_ref().map_or(0, |k| k.dim(2).unwrap_or(0));
-        if need > cap {
-            let new_cap = need.max(cap * 2).max(256).min(limit.max(need));
-            let grow = |old: &Option<Tensor>| -> Result<Tensor> {
-                let buf = Tensor::zeros((b, h, new_cap, d), DType::F32, k.device())?;
-                if let Some(old) = old {
-                    if self.len > 0 {
-                        buf.slice_set(&old.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
-                    }
-                }
-                Ok(buf)
-            };
-            self.k = Some(grow(&self.k)?);
-            self.v = Some(grow(&self.v)?);
-        }
-        let (kb, vb) = match (&self.k, &self.v) {
-            (Some(k), Some(v)) => (k, v),
-            _ => candle_core::bail!("KV cache buffer missing"),
+    /// Append `(1, n_kv, t, hd)` keys and values (the batched path's layout); return everything
+    /// cached so far in that layout.
+    fn append(&mut self, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (b, h, _, d) = k.dims4()?;
+        let rows = |x: &Tensor| x.transpose(1, 2)?.flatten_all()?.to_vec1::<f32>();
+        self.k.extend(rows(k)?);
+        self.v.extend(rows(v)?);
+        let len = self.k.len() / (b * h * d);
+        let cached = |x: &[f32]| {
+            Tensor::from_slice(x, (b, len, h, d), &Device::Cpu)?
+                .transpose(1, 2)?
+                .contiguous()
         };
-        kb.slice_set(&k.contiguous()?, 2, self.len)?;
-        vb.slice_set(&v.contiguous()?, 2, self.len)?;
-        self.len = need;
-        Ok((kb.narrow(2, 0, need)?, vb.narrow(2, 0, need)?))
+        Ok((cached(&self.k)?, cached(&self.v)?))
+    }
+
+    /// Keep the first `n` positions.
+    fn truncate(&mut self, n: usize, kv_dim: usize) {
+        self.k.truncate(n * kv_dim);
+        self.v.truncate(n * kv_dim);
     }
 }
 
@@ -243,12 +276,15 @@ impl Loader<'_> {
         } else {
             None
         };
-        Ok(Linear { w, b })
+        let bv = b.as_ref().map(plain).transpose()?;
+        Ok(Linear { w, b, bv })
     }
 
     fn norm(&mut self, name: &str) -> std::result::Result<RmsNorm, LlmError> {
+        let w = self.dense(name)?;
         Ok(RmsNorm {
-            w: self.dense(name)?,
+            wv: plain(&w)?,
+            w,
             eps: self.eps,
         })
     }
@@ -260,6 +296,13 @@ impl Loader<'_> {
             Ok(None)
         }
     }
+}
+
+/// A small tensor's values (a bias, a norm's weights).
+fn plain(t: &Tensor) -> std::result::Result<Vec<f32>, LlmError> {
+    t.flatten_all()
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(|e| LlmError::inference("read a vector of the model", e))
 }
 
 /// Whether the query at position `q` must not see the key at position `k`: keys after it, and with a
@@ -394,8 +437,9 @@ impl Decoder {
     /// what is kept is what a fresh run over those `n` tokens would compute.
     pub fn truncate(&mut self, n: usize) {
         self.pos = self.pos.min(n);
+        let kv_dim = self.hp.n_kv_head * self.hp.head_dim;
         for l in &mut self.layers {
-            l.cache.len = l.cache.len.min(self.pos);
+            l.cache.truncate(self.pos, kv_dim);
         }
     }
 
@@ -448,6 +492,9 @@ impl Decoder {
                 self.hp.context_length
             );
         }
+        if let [token] = *tokens {
+            return self.step(token);
+        }
         let hp = self.hp.clone();
         let ids = Tensor::new(tokens, &Device::Cpu)?;
         let mut x = self.embed.embedding(&ids)?.unsqueeze(0)?;
@@ -491,6 +538,117 @@ impl Decoder {
     }
 }
 
+impl Decoder {
+    /// One position (decoding): the same computation as [`Decoder::forward`] on plain buffers,
+    /// candle tensors only around the weight products, attention split over the threads
+    /// ([`attention`]). Only the order of some float additions differs from the batched path.
+    fn step(&mut self, token: u32) -> Result<Tensor> {
+        let hp = &self.hp;
+        let cpu = &Device::Cpu;
+        let (nh, nkv, hd) = (hp.n_head, hp.n_kv_head, hp.head_dim);
+        let mut x = plain_of(&self.embed.embedding(&Tensor::new(&[token], cpu)?)?)?;
+        if let Some(s) = hp.embed_scale {
+            x.iter_mut().for_each(|v| *v *= s as f32);
+        }
+        let angles = |inv_freq: &[f32]| -> (Vec<f32>, Vec<f32>) {
+            let a: Vec<f32> = inv_freq.iter().map(|f| self.pos as f32 * f).collect();
+            (
+                a.iter().map(|a| a.cos()).collect(),
+                a.iter().map(|a| a.sin()).collect(),
+            )
+        };
+        let rope = angles(&self.inv_freq);
+        let rope_local = angles(&self.inv_freq_local);
+        let heads = attention::Heads {
+            n_head: nh,
+            n_kv_head: nkv,
+            head_dim: hd,
+        };
+        for layer in &mut self.layers {
+            let (cos, sin) = if layer.local { &rope_local } else { &rope };
+            let h = layer.attn_norm.applied(&x);
+            let [mut q, mut k, v] = Linear::forward_plain([&layer.q, &layer.k, &layer.v], &h)?;
+            if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
+                qn.apply(&mut q);
+                kn.apply(&mut k);
+            }
+            rotate(hp.rope_style, &mut q, hd, cos, sin);
+            rotate(hp.rope_style, &mut k, hd, cos, sin);
+            q.iter_mut().for_each(|v| *v *= hp.attn_scale as f32);
+            layer.cache.k.extend_from_slice(&k);
+            layer.cache.v.extend_from_slice(&v);
+            let window = hp
+                .sliding
+                .as_ref()
+                .filter(|_| layer.local)
+                .map(|s| s.window);
+            let first = window.map_or(0, |w| (self.pos + 1).saturating_sub(w));
+            let y = attention::attend(
+                heads,
+                &q,
+                &layer.cache.k,
+                &layer.cache.v,
+                first..self.pos + 1,
+            );
+            let [mut a] = Linear::forward_plain([&layer.o], &y)?;
+            if let Some(n) = &layer.post_attn_norm {
+                n.apply(&mut a);
+            }
+            x.iter_mut().zip(&a).for_each(|(x, a)| *x += a);
+            let h = layer.ffn_norm.applied(&x);
+            let gu = Weight::forward_all(&[&layer.gate, &layer.up], &row(&h)?)?;
+            let [g, u]: [Tensor; 2] = gu
+                .try_into()
+                .map_err(|_| candle_core::Error::Msg("fused products: wrong count".into()))?;
+            let mut g = plain_of(&g)?;
+            let act: fn(f32) -> f32 = match hp.activation {
+                Activation::Silu => |v| v / (1.0 + (-v).exp()),
+                Activation::GeluTanh => |v| {
+                    const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
+                    0.5 * v * (1.0 + f32::tanh(SQRT_TWO_OVER_PI * v * (1.0 + 0.044715 * v * v)))
+                },
+            };
+            g.iter_mut()
+                .zip(plain_of(&u)?)
+                .for_each(|(g, u)| *g = act(*g) * u);
+            let mut m = plain_of(&layer.down.forward(&row(&g)?)?)?;
+            if let Some(n) = &layer.post_ffn_norm {
+                n.apply(&mut m);
+            }
+            x.iter_mut().zip(&m).for_each(|(x, m)| *x += m);
+        }
+        self.pos += 1;
+        self.norm.apply(&mut x);
+        self.output.forward(&row(&x)?)?.flatten_all()
+    }
+}
+
+/// Values as the `(1, 1, n)` row a weight product takes.
+fn row(x: &[f32]) -> Result<Tensor> {
+    Tensor::from_slice(x, (1, 1, x.len()), &Device::Cpu)
+}
+
+fn plain_of(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()?.to_vec1::<f32>()
+}
+
+/// RoPE of each `hd`-wide head of `x` in place: candle's `rope` (pairs `i`, `i + hd/2`) or
+/// `rope_i` (pairs `2i`, `2i + 1`) for one position.
+fn rotate(style: RopeStyle, x: &mut [f32], hd: usize, cos: &[f32], sin: &[f32]) {
+    let half = hd / 2;
+    for head in x.chunks_exact_mut(hd) {
+        for i in 0..half {
+            let (a, b) = match style {
+                RopeStyle::Neox => (i, i + half),
+                RopeStyle::Interleaved => (2 * i, 2 * i + 1),
+            };
+            let (x0, x1) = (head[a], head[b]);
+            head[a] = x0 * cos[i] - x1 * sin[i];
+            head[b] = x0 * sin[i] + x1 * cos[i];
+        }
+    }
+}
+
 impl Layer {
     fn attention(
         &mut self,
@@ -523,7 +681,7 @@ impl Layer {
                 candle_nn::rotary_emb::rope(&k, cos, sin)?,
             ),
         };
-        let (k, v) = self.cache.append(&k, &v, hp.context_length)?;
+        let (k, v) = self.cache.append(&k, &v)?;
         // Stack the query heads of each K/V group along the sequence axis (heads are group-major).
         let rep = nh / nkv;
         let q = (q * hp.attn_scale)?.reshape((b, nkv, rep * t, hd))?;

@@ -315,6 +315,64 @@ mod tests {
         compare("gemma3", 6);
     }
 
+    /// Decoding one position at a time (the plain step, `attention`) gives the logits of the
+    /// batched path over the same tokens, for every family; Gemma's window is shortened to 4 so
+    /// that its local layers drop early positions in both.
+    fn steps_match_batched(arch: &str, layers: usize) {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write_model(tmp.path(), arch, layers);
+        let tokens: Vec<u32> = vec![3, 17, 42, 5, 66, 23, 8, 79, 11, 31, 2, 54];
+        let load = || {
+            let mut g = Gguf::open(&path).unwrap();
+            let mut hp = find(arch, "test").unwrap().hyper(&g, arch).unwrap();
+            if let Some(s) = &mut hp.sliding {
+                s.window = 4;
+            }
+            Decoder::load(hp, &mut g, WeightOptions::default()).unwrap()
+        };
+        let (mut stepped, mut batched) = (load(), load());
+        let mut last = stepped.forward(&tokens[..3]).unwrap();
+        for &t in &tokens[3..] {
+            last = stepped.forward(&[t]).unwrap();
+        }
+        let want = batched.forward(&tokens).unwrap();
+        assert_eq!(stepped.position(), batched.position());
+        let ours = last.to_vec1::<f32>().unwrap();
+        let theirs = want.to_vec1::<f32>().unwrap();
+        let scale = theirs.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let diff = ours
+            .iter()
+            .zip(&theirs)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(scale > 0.1, "{arch}: degenerate logits");
+        assert!(
+            diff <= 1e-4 * scale.max(1.0),
+            "{arch}: max diff {diff} (scale {scale})"
+        );
+        // After truncating back into the prompt, steps continue as a fresh run would.
+        stepped.truncate(5);
+        let mut again = None;
+        for &t in &tokens[5..] {
+            again = Some(stepped.forward(&[t]).unwrap());
+        }
+        let again = again.unwrap().to_vec1::<f32>().unwrap();
+        let diff = again
+            .iter()
+            .zip(&theirs)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            diff <= 1e-4 * scale.max(1.0),
+            "{arch} after truncate: max diff {diff}"
+        );
+    }
+
+    #[test]
+    fn decoding_steps_match_the_batched_path() {
+        for (arch, layers) in [("llama", 2), ("qwen2", 2), ("qwen3", 2), ("gemma3", 6)] {
+            steps_match_batched(arch, layers);
+        }
+    }
+
     #[test]
     fn unsupported_architecture_lists_the_supported_ones() {
         let err = find("falcon", "m.gguf").err().unwrap().to_string();

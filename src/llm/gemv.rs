@@ -928,8 +928,6 @@ pub(crate) mod tests {
         matches_candle::<Q5_0x4>();
     }
 
-
-
     /// The unpacked weights are the type's own values, and the AVX2 kernels give the portable sums,
     /// for one, four and eight activation rows at once.
     fn kernels_agree<Q: Quad>() {
@@ -999,8 +997,6 @@ pub(crate) mod tests {
     fn q5_0_kernels_agree() {
         kernels_agree::<Q5_0x4>();
     }
-
-
 
     /// Activations that test the quantizers' corners: 1024 values in which one 256-wide block
     /// has its largest magnitude twice with both signs (the first wins) and scales to whole

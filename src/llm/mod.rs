@@ -7,6 +7,7 @@
 //! - [`tokenizer`]: `tokenizer.json` from the Hub or built from the GGUF; [`chat`]: prompt formats.
 //! - [`generate`]: the [`generate::Engine`] that implements [`ChatModel`]; [`bench`]: `warta bench`.
 
+pub mod attention;
 pub mod bench;
 pub mod chat;
 pub mod decoder;

@@ -465,10 +465,7 @@ mod x86 {
     }
 
     #[inline(always)]
-    pub unsafe fn q4k_512<const M: usize>(
-        w: &[Q4KTile],
-        y: [&[Q8KAct]; M],
-    ) -> [[f32; ROWS]; M] {
+    pub unsafe fn q4k_512<const M: usize>(w: &[Q4KTile], y: [&[Q8KAct]; M]) -> [[f32; ROWS]; M] {
         let low = _mm512_set1_epi8(0x0F);
         let mut out = [_mm512_setzero_ps(); M];
         for (b, tile) in w.iter().enumerate() {
@@ -788,7 +785,11 @@ mod tests {
                 tiles.kernel = kernel;
                 close(&want, &tiles.dot(w, y4), &format!("{kernel:?} x4"));
                 for (a, y) in y.iter().enumerate() {
-                    close(&want[a..a + 1], &tiles.dot(w, [*y]), &format!("{kernel:?} x1"));
+                    close(
+                        &want[a..a + 1],
+                        &tiles.dot(w, [*y]),
+                        &format!("{kernel:?} x1"),
+                    );
                 }
             }
             #[cfg(target_arch = "x86_64")]
@@ -856,7 +857,13 @@ mod tests {
             {
                 tiles.kernel = kernel;
                 let x = activations(m, k);
-                let reps = if m > 1 { 4 } else if n < 49152 { 200 } else { 20 };
+                let reps = if m > 1 {
+                    4
+                } else if n < 49152 {
+                    200
+                } else {
+                    20
+                };
                 let ops = 2.0 * (n * k * m * reps) as f64;
                 let (mut t_tiles, mut t_candle) = (f64::MAX, f64::MAX);
                 for _ in 0..3 {
