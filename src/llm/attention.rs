@@ -60,7 +60,7 @@ fn attend_with(
     let rep = (h.n_head / h.n_kv_head).max(1);
     // Work items: runs of at most MAX_GROUP query heads of one K/V head, at least one per thread
     // where the heads allow.
-    let threads = candle_core::utils::get_num_threads().max(1);
+    let threads = super::pool::pool().threads();
     let parts = threads
         .div_ceil(h.n_kv_head)
         .max(rep.div_ceil(MAX_GROUP))
@@ -87,8 +87,7 @@ fn attend_with(
     if keys.len() * h.n_head < 512 {
         items.iter().for_each(item);
     } else {
-        candle_core::utils::barrier_pool()
-            .execute_chunked(items.len(), |r| items[r].iter().for_each(item));
+        super::pool::pool().run(items.len(), |r| items[r].iter().for_each(item));
     }
     out
 }

@@ -743,8 +743,8 @@ impl<Q: Quad> CustomOp1 for Quads<Q> {
         };
         // Each work item is one quad of weight rows against every activation row; items write
         // disjoint outputs.
-        candle_core::utils::barrier_pool()
-            .execute_chunked(n.div_ceil(4), |range| self.run(range, m, &y, &out));
+        super::pool::pool()
+            .run(n.div_ceil(4), |range| self.run(range, m, &y, &out));
         Ok((CpuStorage::F32(dst), out_shape(layout, n)))
     }
 }
@@ -782,7 +782,7 @@ pub(crate) fn fused<A: ActBlock>(x: &Tensor, mats: &[&dyn QuadMatrix<A>]) -> Res
         starts.push(starts[starts.len() - 1] + w.items());
     }
     let total = starts[mats.len()];
-    candle_core::utils::barrier_pool().execute_chunked(total, |range| {
+    super::pool::pool().run(total, |range| {
         for (i, w) in mats.iter().enumerate() {
             let (lo, hi) = (range.start.max(starts[i]), range.end.min(starts[i + 1]));
             if lo < hi {
@@ -841,7 +841,7 @@ fn quantize<A: ActBlock>(x: &[f32]) -> Vec<A> {
     }
     let mut y = vec![A::ZERO; blocks];
     let y_ptr = y.as_mut_ptr() as usize;
-    candle_core::utils::barrier_pool().execute_chunked(blocks, |range| {
+    super::pool::pool().run(blocks, |range| {
         for b in range {
             let q = block(&x[b * A::WIDTH..(b + 1) * A::WIDTH]);
             // SAFETY: b < blocks, the length of `y`, and only this item writes block b.

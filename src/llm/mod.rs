@@ -17,6 +17,7 @@ pub mod gemv;
 pub mod generate;
 pub mod gguf;
 pub mod llama;
+pub mod pool;
 pub mod quant;
 pub mod qwen2;
 pub mod qwen3;
