@@ -10,6 +10,30 @@ use std::path::{Path, PathBuf};
 
 use crate::article::{self, LoadOptions};
 
+/// The most CPU time one input may take before it counts as a hang (libFuzzer's `-timeout` is 10 s).
+const CPU_BUDGET_S: f64 = 10.0;
+
+/// Run `f` on one input and panic when it used more than 10 s of this process's CPU time. libFuzzer's
+/// own `-timeout` counts wall time, which a fuzzer that is paused (SIGSTOP) or starved of CPU spends
+/// too; with this guard the fuzz targets can run under a long `-timeout` and still report slow inputs
+/// (as a crash, with the input).
+pub fn within_cpu_budget(f: impl FnOnce()) {
+    within(CPU_BUDGET_S, f);
+}
+
+fn within(budget_s: f64, f: impl FnOnce()) {
+    use crate::llm::generate::process_cpu_seconds;
+    let before = process_cpu_seconds();
+    f();
+    if let (Some(a), Some(b)) = (before, process_cpu_seconds()) {
+        assert!(
+            b - a <= budget_s,
+            "one input took {:.1} s of CPU time, more than {budget_s} s",
+            b - a
+        );
+    }
+}
+
 /// A per-process scratch directory for parsers that take a path.
 fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
     use std::sync::OnceLock;
@@ -54,7 +78,10 @@ pub fn text(bytes: &[u8]) {
 pub fn nesting(s: &str) {
     let (once, _) = article::nesting::bound(s);
     let (twice, stats) = article::nesting::bound(&once);
-    assert!(!stats.any() || twice.len() <= once.len(), "bound is not stable");
+    assert!(
+        !stats.any() || twice.len() <= once.len(),
+        "bound is not stable"
+    );
 }
 
 /// The sentence segmenter.
@@ -216,4 +243,32 @@ fn scratch_dir(name: &str) -> PathBuf {
     let dir = marker.with_extension("dir");
     let _ = std::fs::create_dir_all(&dir);
     dir
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spin(cpu_s: f64) {
+        let start = crate::llm::generate::process_cpu_seconds().unwrap_or(0.0);
+        while crate::llm::generate::process_cpu_seconds().unwrap_or(f64::MAX) - start < cpu_s {
+            std::hint::black_box(0u64);
+        }
+    }
+
+    #[test]
+    fn the_budget_counts_cpu_time_not_sleep() {
+        // Sleeping costs no CPU, so a frozen or starved fuzzer is not a finding...
+        within(0.05, || {
+            std::thread::sleep(std::time::Duration::from_millis(200))
+        });
+        // ...but CPU spent on one input beyond the budget is.
+        let spent = std::panic::catch_unwind(|| within(0.05, || spin(0.2)));
+        let message = spent.expect_err("over budget");
+        let message = message
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        assert!(message.contains("more than 0.05 s"), "{message}");
+    }
 }
