@@ -37,6 +37,9 @@ const QK: usize = 32;
 /// Bytes of weights a run of quads may take so that it stays in a core's L2 cache beside the
 /// activations.
 const L2_SHARE: usize = 128 * 1024;
+/// How far ahead of the block being multiplied one-row kernels prefetch weights (see
+/// `tiles::x86::prefetch`).
+const PREFETCH_AHEAD: usize = 8192;
 
 /// A block of activations quantized to 8 bits, the form a weight type's integer products need.
 pub trait ActBlock: Copy + Send + Sync + 'static {
@@ -387,7 +390,7 @@ impl avx2::Ints for Q5_0x4 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Q8_0Act, Quad};
+    use super::{Q8_0Act, Quad, PREFETCH_AHEAD};
     use std::arch::x86_64::*;
 
     /// How many blocks of `width` activations a kernel with `M` rows of activations takes at a time.
@@ -489,14 +492,19 @@ mod avx2 {
 
     /// With several rows of activations, brings a span of blocks into L1 whole before a kernel
     /// reads it one weight row at a time: from memory, row by row would read each block's cache
-    /// lines out of order.
+    /// lines out of order. With one row (decoding, the weights streaming from memory), asks for
+    /// what lies [`PREFETCH_AHEAD`] bytes further on instead (as the K-quant tiles do).
     #[inline(always)]
     pub unsafe fn prefetch_span<const M: usize, T>(blocks: &[T]) {
-        if M > 1 {
-            let at = blocks.as_ptr() as *const i8;
-            for line in (0..std::mem::size_of_val(blocks)).step_by(64) {
-                _mm_prefetch::<_MM_HINT_T0>(at.add(line));
-            }
+        let at = blocks.as_ptr() as *const i8;
+        let (from, len) = if M > 1 {
+            (at, std::mem::size_of_val(blocks))
+        } else {
+            // A prefetch past the allocation is only a hint: it never faults.
+            (at.wrapping_add(PREFETCH_AHEAD), std::mem::size_of_val(blocks))
+        };
+        for line in (0..len).step_by(64) {
+            _mm_prefetch::<_MM_HINT_T0>(from.wrapping_add(line));
         }
     }
 

@@ -24,13 +24,11 @@ use candle_core::Result;
 use std::ops::Range;
 
 use super::kquants::{f16_at, scale_min};
-use super::{ActBlock, Kernel, Out, Q8KAct, QuadMatrix, L2_SHARE};
+use super::{ActBlock, Kernel, Out, Q8KAct, QuadMatrix, L2_SHARE, PREFETCH_AHEAD};
 
 const QK_K: usize = 256;
 /// Weight rows per tile: one per 32-bit lane of a 512-bit register.
 pub const ROWS: usize = 16;
-/// How far ahead of the block being multiplied the kernels prefetch weights (see `x86::prefetch`).
-const PREFETCH_AHEAD: usize = 8192;
 
 /// A 256-wide super-block of 16 weight rows of one K-quant type, with its kernels.
 pub trait Tile: Copy + Send + Sync + 'static {
