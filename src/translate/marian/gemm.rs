@@ -137,7 +137,9 @@ impl PackedF32 {
         let groups = if work < 1 << 16 {
             1
         } else {
-            (4 * threads).div_ceil(row_blocks).clamp(1, self.panels.div_ceil(step))
+            (4 * threads)
+                .div_ceil(row_blocks)
+                .clamp(1, self.panels.div_ceil(step))
         };
         let per_group = self.panels.div_ceil(groups).div_ceil(step) * step;
         let groups = self.panels.div_ceil(per_group);
@@ -177,11 +179,18 @@ impl PackedF32 {
         };
         let mut p = panels.start;
         while p < panels.end {
-            let np = if isa == Isa::Avx512 && p + 1 < panels.end { 2 } else { 1 };
+            let np = if isa == Isa::Avx512 && p + 1 < panels.end {
+                2
+            } else {
+                1
+            };
             let col = p * NR;
             let cols = (np * NR).min(n - col);
             let w = self.data.as_ptr().add(p * k * NR);
             let bias = self.bias.as_ptr().add(col);
+            // The panels after these: fetched from memory while the row tiles below use these
+            // (the first tile reads them; otherwise it alone would wait for memory).
+            let next = w.wrapping_add(np * k * NR);
             let mut r = rows.start;
             while r < rows.end {
                 let mr = mr_max.min(rows.end - r);
@@ -193,6 +202,11 @@ impl PackedF32 {
                     out: out.0.add(r * n + col),
                     ldo: n,
                     cols,
+                    next: if r == rows.start && p + np < panels.end {
+                        next
+                    } else {
+                        std::ptr::null()
+                    },
                 };
                 match isa {
                     #[cfg(target_arch = "x86_64")]
@@ -224,6 +238,8 @@ struct Tile {
     out: *mut f32,
     ldo: usize,
     cols: usize,
+    /// Panels to prefetch while this tile runs (as many as it reads), or null.
+    next: *const f32,
 }
 
 /// The portable microkernel (and the reference for the others' order of operations).
@@ -280,7 +296,15 @@ mod avx512 {
     unsafe fn kernel<const MR: usize, const NP: usize>(t: &Tile) {
         let mut acc = [[_mm512_setzero_ps(); NP]; MR];
         let panel = t.k * NR;
+        let prefetch = !t.next.is_null();
         for kk in 0..t.k {
+            if prefetch {
+                for p in 0..NP {
+                    _mm_prefetch::<_MM_HINT_T0>(
+                        t.next.wrapping_add(p * panel + kk * NR) as *const i8
+                    );
+                }
+            }
             let mut w = [_mm512_setzero_ps(); NP];
             for (p, wv) in w.iter_mut().enumerate() {
                 *wv = _mm512_loadu_ps(t.w.add(p * panel + kk * NR));
@@ -297,7 +321,11 @@ mod avx512 {
             if left == 0 {
                 break;
             }
-            let mask: __mmask16 = if left == NR { 0xffff } else { (1u16 << left) - 1 };
+            let mask: __mmask16 = if left == NR {
+                0xffff
+            } else {
+                (1u16 << left) - 1
+            };
             let b = _mm512_maskz_loadu_ps(mask, t.bias.add(p * NR));
             for (r, a) in acc.iter().enumerate() {
                 let y = _mm512_add_ps(a[p], b);
@@ -329,7 +357,12 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn kernel<const MR: usize>(t: &Tile) {
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        let prefetch = !t.next.is_null();
         for kk in 0..t.k {
+            if prefetch {
+                // One 64-byte line of the next panel per step: the panel's row `kk`.
+                _mm_prefetch::<_MM_HINT_T0>(t.next.wrapping_add(kk * NR) as *const i8);
+            }
             let w0 = _mm256_loadu_ps(t.w.add(kk * NR));
             let w1 = _mm256_loadu_ps(t.w.add(kk * NR + 8));
             for (r, a) in acc.iter_mut().enumerate() {
@@ -364,7 +397,9 @@ mod tests {
 
     /// Deterministic values in [-1, 1).
     fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..len)
             .map(|_| {
                 s = s
@@ -422,7 +457,10 @@ mod tests {
                         let mut got = vec![f32::NAN; m * n];
                         packed.matmul_with(isa, &x, m, &mut got);
                         let d = rel_diff(&got, &want);
-                        assert!(d <= 1e-5, "{isa:?} m {m} n {n} k {k}: relative difference {d}");
+                        assert!(
+                            d <= 1e-5,
+                            "{isa:?} m {m} n {n} k {k}: relative difference {d}"
+                        );
                         checked += 1;
                     }
                 }
@@ -435,7 +473,12 @@ mod tests {
     /// every kernel, with the thread split.
     #[test]
     fn marian_shapes_match_candle() {
-        for (m, n, k) in [(1, 1536, 512), (8, 2048, 512), (32, 512, 2048), (4, 5011, 512)] {
+        for (m, n, k) in [
+            (1, 1536, 512),
+            (8, 2048, 512),
+            (32, 512, 2048),
+            (4, 5011, 512),
+        ] {
             let x = values(m * k, 7);
             let w = values(n * k, 8);
             let b = values(n, 9);
@@ -445,7 +488,46 @@ mod tests {
                 let mut got = vec![f32::NAN; m * n];
                 packed.matmul_with(isa, &x, m, &mut got);
                 let d = rel_diff(&got, &want);
-                assert!(d <= 1e-5, "{isa:?} m {m} n {n} k {k}: relative difference {d}");
+                assert!(
+                    d <= 1e-5,
+                    "{isa:?} m {m} n {n} k {k}: relative difference {d}"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+
+    /// GFLOP/s of each kernel family on the Marian shapes, 1 and 32 rows
+    /// (`cargo test --release --lib -- --ignored gemm_speed --nocapture`).
+    #[test]
+    #[ignore]
+    fn gemm_speed() {
+        for (n, k) in [(512, 512), (2048, 512), (512, 2048), (54796, 512)] {
+            let w: Vec<f32> = (0..n * k)
+                .map(|i| ((i * 7919 % 613) as f32 / 613.0) - 0.5)
+                .collect();
+            let b = vec![0.1f32; n];
+            let p = PackedF32::pack(&w, &b, n, k);
+            for m in [1, 8, 32] {
+                let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+                let mut out = vec![0f32; m * n];
+                for isa in Isa::available() {
+                    let reps = (2_000_000_000 / (2 * m * n * k)).clamp(1, 2000);
+                    let mut best = f64::MAX;
+                    for _ in 0..3 {
+                        let t = std::time::Instant::now();
+                        for _ in 0..reps {
+                            p.matmul_with(isa, &x, m, &mut out);
+                        }
+                        best = best.min(t.elapsed().as_secs_f64());
+                    }
+                    let gflops = 2.0 * (m * n * k * reps) as f64 / best / 1e9;
+                    eprintln!("{n}x{k} m={m} {isa:?}: {gflops:.1} GFLOP/s");
+                }
             }
         }
     }

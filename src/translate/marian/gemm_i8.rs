@@ -192,7 +192,7 @@ impl PackedI8 {
         out: SendPtr,
     ) {
         let groups = self.k4 / 4;
-        for p in panels {
+        for p in panels.clone() {
             let w = &self.data[p * self.k4 * NR..(p + 1) * self.k4 * NR];
             let col = p * NR;
             let cols = NR.min(self.n - col);
@@ -200,13 +200,20 @@ impl PackedI8 {
             while r < m {
                 let mr = 4.min(m - r);
                 let mut sums = [[0i32; NR]; 4];
+                // The next panel, fetched from memory while this one's row tiles run (by the first
+                // tile, which otherwise alone would wait for memory).
+                let next = if r == 0 && p + 1 < panels.end {
+                    self.data.as_ptr().wrapping_add((p + 1) * self.k4 * NR)
+                } else {
+                    std::ptr::null()
+                };
                 match isa {
                     #[cfg(target_arch = "x86_64")]
-                    IsaI8::Avx512Vnni => vnni512::panel(w, acts, r, mr, groups, &mut sums),
+                    IsaI8::Avx512Vnni => vnni512::panel(w, acts, r, mr, groups, next, &mut sums),
                     #[cfg(target_arch = "x86_64")]
-                    IsaI8::AvxVnni => avxvnni::panel(w, acts, r, mr, groups, &mut sums),
+                    IsaI8::AvxVnni => avxvnni::panel(w, acts, r, mr, groups, next, &mut sums),
                     #[cfg(target_arch = "x86_64")]
-                    IsaI8::Avx2 => avx2::panel(w, acts, r, mr, groups, &mut sums),
+                    IsaI8::Avx2 => avx2::panel(w, acts, r, mr, groups, next, &mut sums),
                     _ => portable_panel(w, acts, r, mr, groups, &mut sums),
                 }
                 let unsigned = matches!(isa, IsaI8::Avx512Vnni | IsaI8::AvxVnni);
@@ -243,7 +250,11 @@ impl QuantRows {
     fn new(x: &[f32], m: usize, k: usize, k4: usize) -> QuantRows {
         let mut q = vec![0i8; m * k4];
         let mut scale = vec![0f32; m];
-        for ((row, qr), s) in x.chunks_exact(k).zip(q.chunks_exact_mut(k4)).zip(&mut scale) {
+        for ((row, qr), s) in x
+            .chunks_exact(k)
+            .zip(q.chunks_exact_mut(k4))
+            .zip(&mut scale)
+        {
             let amax = row.iter().fold(0f32, |a, v| a.max(v.abs()));
             *s = amax / 127.0;
             let inv = if *s > 0.0 { 1.0 / *s } else { 0.0 };
@@ -299,13 +310,14 @@ mod vnni512 {
         r: usize,
         mr: usize,
         groups: usize,
+        next: *const i8,
         sums: &mut [[i32; NR]; 4],
     ) {
         match mr {
-            1 => kernel::<1>(w, acts, r, groups, sums),
-            2 => kernel::<2>(w, acts, r, groups, sums),
-            3 => kernel::<3>(w, acts, r, groups, sums),
-            _ => kernel::<4>(w, acts, r, groups, sums),
+            1 => kernel::<1>(w, acts, r, groups, next, sums),
+            2 => kernel::<2>(w, acts, r, groups, next, sums),
+            3 => kernel::<3>(w, acts, r, groups, next, sums),
+            _ => kernel::<4>(w, acts, r, groups, next, sums),
         }
     }
 
@@ -315,12 +327,17 @@ mod vnni512 {
         acts: &QuantRows,
         r: usize,
         groups: usize,
+        next: *const i8,
         sums: &mut [[i32; NR]; 4],
     ) {
         let mut acc = [_mm512_setzero_si512(); MR];
         let wp = w.as_ptr();
         let xp = acts.u.as_ptr().add(r * acts.k4);
         for g in 0..groups {
+            if !next.is_null() {
+                // One 64-byte line of the next panel per step.
+                _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(g * NR * 4));
+            }
             let wv = _mm512_loadu_si512(wp.add(g * NR * 4) as *const _);
             for (i, a) in acc.iter_mut().enumerate() {
                 let x4 = (xp.add(i * acts.k4 + g * 4) as *const i32).read_unaligned();
@@ -346,13 +363,14 @@ mod avxvnni {
         r: usize,
         mr: usize,
         groups: usize,
+        next: *const i8,
         sums: &mut [[i32; NR]; 4],
     ) {
         match mr {
-            1 => kernel::<1>(w, acts, r, groups, sums),
-            2 => kernel::<2>(w, acts, r, groups, sums),
-            3 => kernel::<3>(w, acts, r, groups, sums),
-            _ => kernel::<4>(w, acts, r, groups, sums),
+            1 => kernel::<1>(w, acts, r, groups, next, sums),
+            2 => kernel::<2>(w, acts, r, groups, next, sums),
+            3 => kernel::<3>(w, acts, r, groups, next, sums),
+            _ => kernel::<4>(w, acts, r, groups, next, sums),
         }
     }
 
@@ -362,12 +380,17 @@ mod avxvnni {
         acts: &QuantRows,
         r: usize,
         groups: usize,
+        next: *const i8,
         sums: &mut [[i32; NR]; 4],
     ) {
         let mut acc = [[_mm256_setzero_si256(); 2]; MR];
         let wp = w.as_ptr();
         let xp = acts.u.as_ptr().add(r * acts.k4);
         for g in 0..groups {
+            if !next.is_null() {
+                // One 64-byte line of the next panel per step.
+                _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(g * NR * 4));
+            }
             let w0 = _mm256_loadu_si256(wp.add(g * NR * 4) as *const _);
             let w1 = _mm256_loadu_si256(wp.add(g * NR * 4 + 32) as *const _);
             for (i, a) in acc.iter_mut().enumerate() {
@@ -397,13 +420,14 @@ mod avx2 {
         r: usize,
         mr: usize,
         groups: usize,
+        next: *const i8,
         sums: &mut [[i32; NR]; 4],
     ) {
         match mr {
-            1 => kernel::<1>(w, acts, r, groups, sums),
-            2 => kernel::<2>(w, acts, r, groups, sums),
-            3 => kernel::<3>(w, acts, r, groups, sums),
-            _ => kernel::<4>(w, acts, r, groups, sums),
+            1 => kernel::<1>(w, acts, r, groups, next, sums),
+            2 => kernel::<2>(w, acts, r, groups, next, sums),
+            3 => kernel::<3>(w, acts, r, groups, next, sums),
+            _ => kernel::<4>(w, acts, r, groups, next, sums),
         }
     }
 
@@ -413,6 +437,7 @@ mod avx2 {
         acts: &QuantRows,
         r: usize,
         groups: usize,
+        next: *const i8,
         sums: &mut [[i32; NR]; 4],
     ) {
         let ones = _mm256_set1_epi16(1);
@@ -420,6 +445,10 @@ mod avx2 {
         let wp = w.as_ptr();
         let xp = acts.q.as_ptr().add(r * acts.k4);
         for g in 0..groups {
+            if !next.is_null() {
+                // One 64-byte line of the next panel per step.
+                _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(g * NR * 4));
+            }
             let w0 = _mm256_loadu_si256(wp.add(g * NR * 4) as *const _);
             let w1 = _mm256_loadu_si256(wp.add(g * NR * 4 + 32) as *const _);
             for (i, a) in acc.iter_mut().enumerate() {
@@ -498,8 +527,7 @@ mod tests {
         let mut worst = 0f32;
         for r in 0..m {
             for c in 0..n {
-                let exact: f32 =
-                    (0..k).map(|i| x[r * k + i] * w[c * k + i]).sum::<f32>() + b[c];
+                let exact: f32 = (0..k).map(|i| x[r * k + i] * w[c * k + i]).sum::<f32>() + b[c];
                 worst = worst.max((got[r * n + c] - exact).abs());
             }
         }
@@ -509,7 +537,9 @@ mod tests {
         // And the dequantized weights are within half a step of the originals.
         let deq = p.dequantized();
         for c in 0..n {
-            let amax = w[c * k..(c + 1) * k].iter().fold(0f32, |a, v| a.max(v.abs()));
+            let amax = w[c * k..(c + 1) * k]
+                .iter()
+                .fold(0f32, |a, v| a.max(v.abs()));
             for i in 0..k {
                 assert!((deq[c * k + i] - w[c * k + i]).abs() <= amax / 254.0 + 1e-6);
             }
