@@ -501,7 +501,7 @@ mod tests {
 mod speed {
     use super::*;
 
-    /// GFLOP/s of each kernel family on the Marian shapes, 1 and 32 rows
+    /// GFLOP/s of each kernel family on the Marian shapes, 1, 8, 32 and 1024 rows (32 sentences of 32)
     /// (`cargo test --release --lib -- --ignored gemm_speed --nocapture`).
     #[test]
     #[ignore]
@@ -512,7 +512,7 @@ mod speed {
                 .collect();
             let b = vec![0.1f32; n];
             let p = PackedF32::pack(&w, &b, n, k);
-            for m in [1, 8, 32] {
+            for m in [1, 8, 32, 1024] {
                 let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
                 let mut out = vec![0f32; m * n];
                 for isa in Isa::available() {

@@ -648,7 +648,7 @@ mod tests {
 mod speed {
     use super::*;
 
-    /// Integer GOP/s of each path on the Marian shapes, 1, 8 and 32 rows
+    /// Integer GOP/s of each path on the Marian shapes, 1, 8, 32 and 1024 rows
     /// (`cargo test --release --lib -- --ignored gemm_i8_speed --nocapture`).
     #[test]
     #[ignore]
@@ -659,7 +659,7 @@ mod speed {
                 .collect();
             let b = vec![0.1f32; n];
             let p = PackedI8::quantize(&w, &b, n, k);
-            for m in [1, 8, 32] {
+            for m in [1, 8, 32, 1024] {
                 let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
                 let mut out = vec![0f32; m * n];
                 for isa in IsaI8::available() {
