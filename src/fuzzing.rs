@@ -21,7 +21,10 @@ pub fn within_cpu_budget(f: impl FnOnce()) {
     within(CPU_BUDGET_S, f);
 }
 
+/// Counts the calling thread's CPU time: the parsers run on it, and the process's total would also
+/// count whatever runs beside them (other tests in the same binary, say).
 fn within(budget_s: f64, f: impl FnOnce()) {
+    use crate::llm::generate::thread_cpu_seconds;
     let before = thread_cpu_seconds();
     f();
     if let (Some(a), Some(b)) = (before, thread_cpu_seconds()) {
@@ -30,25 +33,6 @@ fn within(budget_s: f64, f: impl FnOnce()) {
             "one input took {:.1} s of CPU time, more than {budget_s} s",
             b - a
         );
-    }
-}
-
-/// CPU time of the calling thread: the parsers run on it, and the process's total would also count
-/// whatever else runs beside them (other tests in the same binary, say).
-fn thread_cpu_seconds() -> Option<f64> {
-    #[cfg(unix)]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes one timespec through a valid pointer.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
-    }
-    #[cfg(not(unix))]
-    {
-        None
     }
 }
 
@@ -268,6 +252,7 @@ mod tests {
     use super::*;
 
     fn spin(cpu_s: f64) {
+        use crate::llm::generate::thread_cpu_seconds;
         let start = thread_cpu_seconds().unwrap_or(0.0);
         while thread_cpu_seconds().unwrap_or(f64::MAX) - start < cpu_s {
             std::hint::black_box(0u64);

@@ -497,13 +497,13 @@ mod avx2 {
     #[inline(always)]
     pub unsafe fn prefetch_span<const M: usize, T>(blocks: &[T]) {
         let at = blocks.as_ptr() as *const i8;
-        let (from, len) = if M > 1 {
-            (at, std::mem::size_of_val(blocks))
+        // A prefetch past the allocation is only a hint: it never faults.
+        let from = if M > 1 {
+            at
         } else {
-            // A prefetch past the allocation is only a hint: it never faults.
-            (at.wrapping_add(PREFETCH_AHEAD), std::mem::size_of_val(blocks))
+            at.wrapping_add(PREFETCH_AHEAD)
         };
-        for line in (0..len).step_by(64) {
+        for line in (0..std::mem::size_of_val(blocks)).step_by(64) {
             _mm_prefetch::<_MM_HINT_T0>(from.wrapping_add(line));
         }
     }
@@ -751,8 +751,7 @@ impl<Q: Quad> CustomOp1 for Quads<Q> {
         };
         // Each work item is one quad of weight rows against every activation row; items write
         // disjoint outputs.
-        super::pool::pool()
-            .run(n.div_ceil(4), |range| self.run(range, m, &y, &out));
+        super::pool::pool().run(n.div_ceil(4), |range| self.run(range, m, &y, &out));
         Ok((CpuStorage::F32(dst), out_shape(layout, n)))
     }
 }

@@ -497,35 +497,56 @@ mod tests {
     }
 }
 
+/// The speed harness, shared with `gemm_i8`'s.
 #[cfg(test)]
-mod speed {
+pub(super) mod speed {
     use super::*;
 
-    /// GFLOP/s of each kernel family on the Marian shapes, 1, 8, 32 and 1024 rows (32 sentences of 32)
+    /// The Marian products `(n, k)`: attention, FFN up, FFN down, output layer.
+    pub const SHAPES: [(usize, usize); 4] = [(512, 512), (2048, 512), (512, 2048), (54796, 512)];
+    /// Rows: one sentence, batches of 8 and 32, the encoder at 32 sentences of 32.
+    pub const ROWS: [usize; 4] = [1, 8, 32, 1024];
+
+    /// W `[n, k]` and its bias.
+    pub fn weights(n: usize, k: usize) -> (Vec<f32>, Vec<f32>) {
+        let w = (0..n * k)
+            .map(|i| ((i * 7919 % 613) as f32 / 613.0) - 0.5)
+            .collect();
+        (w, vec![0.1f32; n])
+    }
+
+    pub fn inputs(m: usize, k: usize) -> Vec<f32> {
+        (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect()
+    }
+
+    /// Billions of operations (2 per multiply-add) a second of `product`, an `m × n × k` product:
+    /// the best of three timings of ~2 G operations each.
+    pub fn rate(m: usize, n: usize, k: usize, mut product: impl FnMut()) -> f64 {
+        let reps = (2_000_000_000 / (2 * m * n * k)).clamp(1, 2000);
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            for _ in 0..reps {
+                product();
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        2.0 * (m * n * k * reps) as f64 / best / 1e9
+    }
+
+    /// GFLOP/s of each kernel family on [`SHAPES`] × [`ROWS`]
     /// (`cargo test --release --lib -- --ignored gemm_speed --nocapture`).
     #[test]
     #[ignore]
     fn gemm_speed() {
-        for (n, k) in [(512, 512), (2048, 512), (512, 2048), (54796, 512)] {
-            let w: Vec<f32> = (0..n * k)
-                .map(|i| ((i * 7919 % 613) as f32 / 613.0) - 0.5)
-                .collect();
-            let b = vec![0.1f32; n];
+        for (n, k) in SHAPES {
+            let (w, b) = weights(n, k);
             let p = PackedF32::pack(&w, &b, n, k);
-            for m in [1, 8, 32, 1024] {
-                let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            for m in ROWS {
+                let x = inputs(m, k);
                 let mut out = vec![0f32; m * n];
                 for isa in Isa::available() {
-                    let reps = (2_000_000_000 / (2 * m * n * k)).clamp(1, 2000);
-                    let mut best = f64::MAX;
-                    for _ in 0..3 {
-                        let t = std::time::Instant::now();
-                        for _ in 0..reps {
-                            p.matmul_with(isa, &x, m, &mut out);
-                        }
-                        best = best.min(t.elapsed().as_secs_f64());
-                    }
-                    let gflops = 2.0 * (m * n * k * reps) as f64 / best / 1e9;
+                    let gflops = rate(m, n, k, || p.matmul_with(isa, &x, m, &mut out));
                     eprintln!("{n}x{k} m={m} {isa:?}: {gflops:.1} GFLOP/s");
                 }
             }

@@ -172,12 +172,12 @@ impl PackedI8 {
             // SAFETY: each task writes its own columns of `out`, which outlives it; `isa` is one
             // this CPU runs.
             unsafe {
-                if isa == IsaI8::Portable {
-                    self.block(isa, &acts, m, panels, out_ptr)
-                } else {
-                    self.block_avx2(isa, &acts, m, panels, out_ptr)
+                #[cfg(target_arch = "x86_64")]
+                if isa != IsaI8::Portable && is_x86_feature_detected!("avx2") {
+                    return self.block_avx2(isa, &acts, m, panels, out_ptr);
                 }
-            };
+                self.block(isa, &acts, m, panels, out_ptr)
+            }
         };
         if groups == 1 {
             task(0);
@@ -193,18 +193,6 @@ impl PackedI8 {
     /// As for `block`; the CPU has AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn block_avx2(
-        &self,
-        isa: IsaI8,
-        acts: &QuantRows,
-        m: usize,
-        panels: std::ops::Range<usize>,
-        out: SendPtr,
-    ) {
-        self.block(isa, acts, m, panels, out)
-    }
-
-    #[cfg(not(target_arch = "x86_64"))]
     unsafe fn block_avx2(
         &self,
         isa: IsaI8,
@@ -646,33 +634,22 @@ mod tests {
 
 #[cfg(test)]
 mod speed {
+    use super::super::gemm::speed::{inputs, rate, weights, ROWS, SHAPES};
     use super::*;
 
-    /// Integer GOP/s of each path on the Marian shapes, 1, 8, 32 and 1024 rows
+    /// Integer GOP/s of each path on the shapes of [`gemm_speed`](super::super::gemm::speed)
     /// (`cargo test --release --lib -- --ignored gemm_i8_speed --nocapture`).
     #[test]
     #[ignore]
     fn gemm_i8_speed() {
-        for (n, k) in [(512, 512), (2048, 512), (512, 2048), (54796, 512)] {
-            let w: Vec<f32> = (0..n * k)
-                .map(|i| ((i * 7919 % 613) as f32 / 613.0) - 0.5)
-                .collect();
-            let b = vec![0.1f32; n];
+        for (n, k) in SHAPES {
+            let (w, b) = weights(n, k);
             let p = PackedI8::quantize(&w, &b, n, k);
-            for m in [1, 8, 32, 1024] {
-                let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            for m in ROWS {
+                let x = inputs(m, k);
                 let mut out = vec![0f32; m * n];
                 for isa in IsaI8::available() {
-                    let reps = (2_000_000_000 / (2 * m * n * k)).clamp(1, 2000);
-                    let mut best = f64::MAX;
-                    for _ in 0..3 {
-                        let t = std::time::Instant::now();
-                        for _ in 0..reps {
-                            p.matmul_with(isa, &x, m, &mut out);
-                        }
-                        best = best.min(t.elapsed().as_secs_f64());
-                    }
-                    let gops = 2.0 * (m * n * k * reps) as f64 / best / 1e9;
+                    let gops = rate(m, n, k, || p.matmul_with(isa, &x, m, &mut out));
                     eprintln!("{n}x{k} m={m} {isa:?}: {gops:.1} GOP/s");
                 }
             }
