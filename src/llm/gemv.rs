@@ -423,15 +423,61 @@ mod avx2 {
         /// # Safety
         /// The CPU has the instructions of the implementation.
         unsafe fn dot(acc: __m256i, u: __m256i, s: __m256i) -> __m256i;
+
+        /// A sub-block's sums of nibble products (`u` ≤ 15), at most eight calls from
+        /// [`Dot::nibble_zero`], to be finished by [`Dot::nibble_scaled`].
+        ///
+        /// # Safety
+        /// As [`Dot::dot`].
+        #[inline(always)]
+        unsafe fn nibble_dot(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+            Self::dot(acc, u, s)
+        }
+
+        /// The per-lane scales (32-bit, below 2¹⁵) as [`Dot::nibble_scaled`] takes them.
+        ///
+        /// # Safety
+        /// As [`Dot::dot`].
+        #[inline(always)]
+        unsafe fn nibble_scales(scales: __m256i) -> __m256i {
+            scales
+        }
+
+        /// The 32-bit sums of `acc` times the prepared per-lane `scales`.
+        ///
+        /// # Safety
+        /// As [`Dot::dot`].
+        #[inline(always)]
+        unsafe fn nibble_scaled(acc: __m256i, scales: __m256i) -> __m256i {
+            _mm256_mullo_epi32(acc, scales)
+        }
     }
 
-    /// AVX2: `vpmaddubsw` then `vpmaddwd` by ones.
+    /// AVX2: `vpmaddubsw` then `vpmaddwd` by ones. Nibble products keep `vpmaddubsw`'s 16-bit
+    /// pair sums until the scale: eight of them stay within 16 bits (|8 · 2 · 15 · 128| = 30,720),
+    /// so one `vpmaddwd` by the scale in both halves of each lane replaces eight `vpmaddwd` by ones,
+    /// their additions and the `vpmulld` (the same integer sums).
     pub struct Madd;
     impl Dot for Madd {
         #[inline(always)]
         unsafe fn dot(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
             let pairs = _mm256_maddubs_epi16(u, s);
             _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+        }
+
+        #[inline(always)]
+        unsafe fn nibble_dot(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+            _mm256_add_epi16(acc, _mm256_maddubs_epi16(u, s))
+        }
+
+        #[inline(always)]
+        unsafe fn nibble_scales(scales: __m256i) -> __m256i {
+            _mm256_or_si256(scales, _mm256_slli_epi32(scales, 16))
+        }
+
+        #[inline(always)]
+        unsafe fn nibble_scaled(acc: __m256i, scales: __m256i) -> __m256i {
+            _mm256_madd_epi16(acc, scales)
         }
     }
 

@@ -535,14 +535,17 @@ mod x86 {
                         let hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
                         for a in 0..M {
                             let at = 32 * s + 8 * t;
-                            acc[a] = D::dot(acc[a], lo, _mm256_set1_epi32(four(ys[a], at)));
-                            acc[a] = D::dot(acc[a], hi, _mm256_set1_epi32(four(ys[a], at + 4)));
+                            let y0 = _mm256_set1_epi32(four(ys[a], at));
+                            acc[a] = D::nibble_dot(acc[a], lo, y0);
+                            let y1 = _mm256_set1_epi32(four(ys[a], at + 4));
+                            acc[a] = D::nibble_dot(acc[a], hi, y1);
                         }
                     }
                     let sc = tile.scales[s].as_ptr().add(8 * half);
                     let sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64(sc as *const __m128i));
+                    let sc = D::nibble_scales(sc);
                     for a in 0..M {
-                        isum[a] = _mm256_add_epi32(isum[a], _mm256_mullo_epi32(acc[a], sc));
+                        isum[a] = _mm256_add_epi32(isum[a], D::nibble_scaled(acc[a], sc));
                     }
                 }
                 let d = _mm256_loadu_ps(tile.d.as_ptr().add(8 * half));
@@ -800,6 +803,52 @@ mod tests {
                 // SAFETY: the CPU has AVX-512 F/BW/VL and VNNI; lengths match.
                 let got = unsafe { T::dot_vnni256(w, y4) };
                 close(&want, &got, "256-bit EVEX vpdpbusd");
+            }
+        }
+    }
+
+    /// The largest sums a Q4_K sub-block can reach (every quant 15, every scale and min 63,
+    /// activations all −128 or all 127) come out of every kernel as out of the portable one: the
+    /// AVX2 body keeps a sub-block's pair sums in 16 bits.
+    #[test]
+    fn q4k_extreme_blocks_do_not_overflow() {
+        let (n, k) = (16, 2 * QK_K);
+        let mut raw = Vec::new();
+        for _ in 0..n * k / QK_K {
+            raw.extend_from_slice(&half::f16::from_f32(1.0).to_le_bytes()); // d
+            raw.extend_from_slice(&half::f16::from_f32(0.5).to_le_bytes()); // dmin
+            raw.extend_from_slice(&[0xFF; 12]); // scales and mins: 63
+            raw.extend_from_slice(&[0xFF; QK_K / 2]); // quants: 15
+        }
+        let q = candle_core::quantized::ggml_file::qtensor_from_ggml(
+            GgmlDType::Q4K,
+            &raw,
+            vec![n, k],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let mut tiles = Tiles::<Q4KTile>::new(&q).unwrap();
+        for value in [-1f32, 1.0] {
+            let x = Tensor::full(value, (1, k), &Device::Cpu).unwrap();
+            tiles.kernel = Kernel::Portable;
+            let want: Vec<f32> = product(&tiles, &x)
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            for kernel in Kernel::available() {
+                tiles.kernel = kernel;
+                let got: Vec<f32> = product(&tiles, &x)
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                for (w, g) in want.iter().zip(&got) {
+                    assert!(
+                        (w - g).abs() <= 1e-5 * w.abs(),
+                        "{kernel:?} {value}: {w} vs {g}"
+                    );
+                }
             }
         }
     }
