@@ -290,12 +290,12 @@ mod x86 {
                     for j in block.clone() {
                         let x = _mm256_broadcast_ss(&*w.add(j));
                         let row = v.add(j * stride + d);
-                        for c in 0..8 {
-                            acc[c] = _mm256_fmadd_ps(x, _mm256_loadu_ps(row.add(8 * c)), acc[c]);
+                        for (c, a) in acc.iter_mut().enumerate() {
+                            *a = _mm256_fmadd_ps(x, _mm256_loadu_ps(row.add(8 * c)), *a);
                         }
                     }
-                    for c in 0..8 {
-                        _mm256_storeu_ps(o.add(d + 8 * c), acc[c]);
+                    for (c, a) in acc.iter().enumerate() {
+                        _mm256_storeu_ps(o.add(d + 8 * c), *a);
                     }
                     d += 64;
                 }
@@ -476,7 +476,8 @@ mod speed {
 
     /// Decoding attention over a 1.5B-like cache (12 query heads on 2 K/V heads of 128, 28 layers
     /// of ~1,000 positions: more than the caches hold), as GB/s of K/V read
-    /// (`cargo test --release --lib -- --ignored attend_speed --nocapture`).
+    /// (`cargo test --release --lib -- --ignored attend_speed --nocapture`; `LAYERS=1` for a cache
+    /// that stays in L2).
     #[test]
     #[ignore]
     fn attend_speed() {
