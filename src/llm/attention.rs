@@ -93,18 +93,15 @@ fn attend_with(
         .map(|p| p..keys.end.min(p + per))
         .collect();
     let mut partials: Vec<Option<Partial>> = runs.iter().map(|_| None).collect();
-    if runs.len() == 1 {
-        partials[0] = Some(partial(simd, h, q, k, v, keys.clone()));
-    } else {
-        let at = partials.as_mut_ptr() as usize;
-        super::pool::pool().run(runs.len(), |r| {
-            for i in r {
-                let p = partial(simd, h, q, k, v, runs[i].clone());
-                // SAFETY: each work item writes only its own run's slot, which outlives the call.
-                unsafe { *(at as *mut Option<Partial>).add(i) = Some(p) };
-            }
-        });
-    }
+    let at = partials.as_mut_ptr() as usize;
+    // One run is done on this thread (the pool runs a single item inline).
+    super::pool::pool().run(runs.len(), |r| {
+        for i in r {
+            let p = partial(simd, h, q, k, v, runs[i].clone());
+            // SAFETY: each work item writes only its own run's slot, which outlives the call.
+            unsafe { *(at as *mut Option<Partial>).add(i) = Some(p) };
+        }
+    });
     combine(h, partials.into_iter().flatten().collect())
 }
 
