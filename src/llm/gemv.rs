@@ -424,8 +424,8 @@ mod avx2 {
         /// The CPU has the instructions of the implementation.
         unsafe fn dot(acc: __m256i, u: __m256i, s: __m256i) -> __m256i;
 
-        /// A sub-block's sums of nibble products (`u` ≤ 15), at most eight calls from
-        /// [`Dot::nibble_zero`], to be finished by [`Dot::nibble_scaled`].
+        /// A sub-block's sums of nibble products (`u` ≤ 15): at most eight calls from a zero
+        /// accumulator, finished by [`Dot::nibble_scaled`].
         ///
         /// # Safety
         /// As [`Dot::dot`].

@@ -829,7 +829,8 @@ mod tests {
         .unwrap();
         let mut tiles = Tiles::<Q4KTile>::new(&q).unwrap();
         for value in [-1f32, 1.0] {
-            let x = Tensor::full(value, (1, k), &Device::Cpu).unwrap();
+            // Five rows: the four-row body and the one-row body.
+            let x = Tensor::full(value, (5, k), &Device::Cpu).unwrap();
             tiles.kernel = Kernel::Portable;
             let want: Vec<f32> = product(&tiles, &x)
                 .flatten_all()
