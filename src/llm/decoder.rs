@@ -15,6 +15,7 @@ use candle_core::quantized::QTensor;
 use candle_core::{Device, Result, Tensor, D};
 
 use super::attention;
+use super::gguf::RawTensor;
 use super::quant::Weight;
 use super::LlmError;
 
@@ -225,22 +226,34 @@ pub struct Decoder {
 
 /// Where the decoder reads its tensors: a GGUF file, by GGUF tensor name.
 pub trait TensorSource {
-    fn tensor(&mut self, name: &str) -> std::result::Result<QTensor, LlmError>;
+    /// A tensor's bytes as stored, for weights repacked without an intermediate copy.
+    fn raw(&self, name: &str) -> std::result::Result<RawTensor<'_>, LlmError>;
+    fn tensor(&self, name: &str) -> std::result::Result<QTensor, LlmError>;
     fn has_tensor(&self, name: &str) -> bool;
+    /// Done with the bytes of a tensor from [`TensorSource::raw`].
+    fn release(&self, raw: RawTensor<'_>) {
+        drop(raw);
+    }
 }
 
 impl TensorSource for super::gguf::Gguf {
-    fn tensor(&mut self, name: &str) -> std::result::Result<QTensor, LlmError> {
+    fn raw(&self, name: &str) -> std::result::Result<RawTensor<'_>, LlmError> {
+        super::gguf::Gguf::raw(self, name)
+    }
+    fn tensor(&self, name: &str) -> std::result::Result<QTensor, LlmError> {
         super::gguf::Gguf::tensor(self, name)
     }
     fn has_tensor(&self, name: &str) -> bool {
         super::gguf::Gguf::has_tensor(self, name)
     }
+    fn release(&self, raw: RawTensor<'_>) {
+        super::gguf::Gguf::release(self, raw)
+    }
 }
 
 /// Reads the tensors of a model and prepares each for its use.
 struct Loader<'a> {
-    src: &'a mut dyn TensorSource,
+    src: &'a dyn TensorSource,
     fast: bool,
     f32_budget: usize,
     eps: f32,
@@ -260,12 +273,13 @@ impl Loader<'_> {
 
     /// A weight matrix; `prefill` is false for those that only ever see one row of activations.
     fn matmul_for(&mut self, name: &str, prefill: bool) -> std::result::Result<Weight, LlmError> {
-        let t = self.src.tensor(name)?;
+        let t = self.src.raw(name)?;
         let m = if self.fast {
-            Weight::fast(t, prefill, &mut self.f32_budget)
+            Weight::fast(&t, prefill, &mut self.f32_budget)
         } else {
-            Weight::plain(t)
+            t.qtensor().and_then(Weight::plain)
         };
+        self.src.release(t);
         m.map_err(|e| LlmError::inference(&format!("prepare {name}"), e))
     }
 
@@ -340,7 +354,7 @@ impl Default for WeightOptions {
 impl Decoder {
     pub fn load(
         hp: Hyper,
-        src: &mut dyn TensorSource,
+        src: &dyn TensorSource,
         opts: WeightOptions,
     ) -> std::result::Result<Decoder, LlmError> {
         let mut ld = Loader {

@@ -223,14 +223,14 @@ mod tests {
         let prompt: Vec<u32> = vec![3, 17, 42, 5, 66, 23, 8, 79, 11];
         let next = 31u32;
 
-        let mut g = Gguf::open(&path).unwrap();
+        let g = Gguf::open(&path).unwrap();
         let mut hp = find(arch, "test").unwrap().hyper(&g, arch).unwrap();
         if arch == "gemma3" {
             // candle's quantized_gemma3 uses SiLU where Gemma uses GELU (tanh), and masks one token
             // more than HF and llama.cpp; the window (64) is longer than the test sequence.
             hp.activation = crate::llm::decoder::Activation::Silu;
         }
-        let mut ours = Decoder::load(hp, &mut g, WeightOptions::default()).unwrap();
+        let mut ours = Decoder::load(hp, &g, WeightOptions::default()).unwrap();
         let a1 = ours.forward(&prompt).unwrap();
         let a2 = ours.forward(&[next]).unwrap();
 
@@ -323,12 +323,12 @@ mod tests {
         let path = write_model(tmp.path(), arch, layers);
         let tokens: Vec<u32> = vec![3, 17, 42, 5, 66, 23, 8, 79, 11, 31, 2, 54];
         let load = || {
-            let mut g = Gguf::open(&path).unwrap();
+            let g = Gguf::open(&path).unwrap();
             let mut hp = find(arch, "test").unwrap().hyper(&g, arch).unwrap();
             if let Some(s) = &mut hp.sliding {
                 s.window = 4;
             }
-            Decoder::load(hp, &mut g, WeightOptions::default()).unwrap()
+            Decoder::load(hp, &g, WeightOptions::default()).unwrap()
         };
         let (mut stepped, mut batched) = (load(), load());
         let mut last = stepped.forward(&tokens[..3]).unwrap();

@@ -627,34 +627,62 @@ pub struct Quads<Q: Quad> {
     kernel: Kernel,
 }
 
+/// The blocks of `n` rows of `kb` blocks each (`data`, row after row, `block` bytes a block) regrouped
+/// `rows` rows at a time: group `g`'s `b`-th entry holds block `b` of rows `g * rows ..`, the rows past
+/// `n` left `empty`. Made on all threads: for a model's weights, writing the new memory the first time
+/// (the page faults) is most of the cost of loading.
+pub(crate) fn interleave<G: Copy + Send + Sync>(
+    n: usize,
+    kb: usize,
+    rows: usize,
+    block: usize,
+    data: &[u8],
+    empty: G,
+    set: impl Fn(&mut G, usize, &[u8]) + Sync,
+) -> Vec<G> {
+    use rayon::prelude::*;
+    debug_assert_eq!(data.len(), n * kb * block);
+    (0..n.div_ceil(rows) * kb)
+        .into_par_iter()
+        .map(|i| {
+            let (g, b) = (i / kb, i % kb);
+            let mut t = empty;
+            for r in 0..rows.min(n - g * rows) {
+                let at = ((g * rows + r) * kb + b) * block;
+                set(&mut t, r, &data[at..at + block]);
+            }
+            t
+        })
+        .collect()
+}
+
 impl<Q: Quad> Quads<Q> {
     pub fn new(t: &QTensor) -> Result<Quads<Q>> {
         if t.dtype() != Q::DTYPE {
             candle_core::bail!("expected a {:?} tensor, got {:?}", Q::DTYPE, t.dtype());
         }
         let (n, k) = t.shape().dims2()?;
+        Quads::from_raw(n, k, &t.data()?)
+    }
+
+    /// An `n`×`k` matrix from its ggml blocks of type `Q::DTYPE`, row after row.
+    pub fn from_raw(n: usize, k: usize, data: &[u8]) -> Result<Quads<Q>> {
         let width = Q::Act::WIDTH;
         if k % width != 0 {
             candle_core::bail!("{:?} rows of {k} are not whole blocks", Q::DTYPE);
         }
-        let data = t.data()?;
         let kb = k / width;
-        if data.len() != n * kb * Q::BLOCK {
+        if Some(data.len()) != n.checked_mul(kb * Q::BLOCK) {
             candle_core::bail!(
                 "{:?} data of {} bytes for a {n}x{k} matrix",
                 Q::DTYPE,
                 data.len()
             );
         }
-        let mut quads = vec![Q::EMPTY; n.div_ceil(4) * kb];
-        for (i, src) in data.chunks_exact(Q::BLOCK).enumerate() {
-            let (row, b) = (i / kb, i % kb);
-            quads[row / 4 * kb + b].set(row % 4, src);
-        }
         Ok(Quads {
             n,
             k,
-            quads,
+            quads: interleave(n, kb, 4, Q::BLOCK, data, Q::EMPTY, |q, r, b| q.set(r, b)),
             kernel: Kernel::best(),
         })
     }

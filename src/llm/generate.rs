@@ -152,22 +152,49 @@ impl Engine {
         tokenizer_json: Option<(&Path, &str)>,
         opts: &LoadOptions,
     ) -> Result<Engine, LlmError> {
-        let mut g = Gguf::open(path)?;
+        let g = Gguf::open(path)?;
         let arch = g.architecture()?;
         let family = family::find(&arch, id)?;
         let hp = family.hyper(&g, &arch)?;
-        let from_gguf = Tokenizer::from_gguf(&g)?;
-        // A tokenizer.json wins only if it agrees with the GGUF on the special tokens.
-        let tokenizer = match tokenizer_json.map(|(p, origin)| Tokenizer::from_file(p, origin)) {
-            Some(Ok(t)) if same_special_tokens(&t, &from_gguf, &g) => t,
-            _ => from_gguf,
-        };
         let stored = if g.has("tokenizer.chat_template") {
             Some(g.string("tokenizer.chat_template")?)
         } else {
             None
         };
         let template = ChatTemplate::detect(stored.as_deref(), &arch, id)?;
+        let make_tokenizer = || -> Result<Tokenizer, LlmError> {
+            let from_gguf = Tokenizer::from_gguf(&g)?;
+            // A tokenizer.json wins only if it agrees with the GGUF on the special tokens.
+            Ok(
+                match tokenizer_json.map(|(p, origin)| Tokenizer::from_file(p, origin)) {
+                    Some(Ok(t)) if same_special_tokens(&t, &from_gguf, &g) => t,
+                    _ => from_gguf,
+                },
+            )
+        };
+        let weights = WeightOptions {
+            fast_quants: opts.fast_quants,
+            f32_budget: opts.f32_budget,
+        };
+        // Building the tokenizer (a vocabulary and merges of 150,000 entries each for Qwen) takes about
+        // a second; it runs beside the weights' loading rather than before it.
+        let (tokenizer, decoder) = std::thread::scope(|s| {
+            match std::thread::Builder::new()
+                .name("warta-tokenizer".into())
+                .spawn_scoped(s, make_tokenizer)
+            {
+                Ok(handle) => {
+                    let decoder = Decoder::load(hp, &g, weights);
+                    let tokenizer = handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (tokenizer, decoder)
+                }
+                // No thread to be had: one after the other.
+                Err(_) => (make_tokenizer(), Decoder::load(hp, &g, weights)),
+            }
+        });
+        let (tokenizer, decoder) = (tokenizer?, decoder?);
         let mut stop_ids: Vec<u32> = template
             .stop_tokens()
             .iter()
@@ -182,14 +209,6 @@ impl Engine {
                 what: "its vocabulary has no end-of-turn token".into(),
             });
         }
-        let decoder = Decoder::load(
-            hp,
-            &mut g,
-            WeightOptions {
-                fast_quants: opts.fast_quants,
-                f32_budget: opts.f32_budget,
-            },
-        )?;
         Ok(Engine {
             id: id.to_string(),
             decoder,
@@ -624,7 +643,10 @@ mod smollm2 {
         let system = ChatMessage::system(
             "You are a careful assistant. You answer in one short English sentence, plainly.",
         );
-        let first = [system.clone(), ChatMessage::user("Name a colour of the sky.")];
+        let first = [
+            system.clone(),
+            ChatMessage::user("Name a colour of the sky."),
+        ];
         let second = [system, ChatMessage::user("Name a fruit that is yellow.")];
         let a = e.chat(&first, &greedy(12)).unwrap();
         assert_eq!(a.reused_tokens, 0);

@@ -5,13 +5,17 @@
 //! (so a safetensors or HTML file is called "not a GGUF file" rather than "unknown magic"), typed
 //! metadata getters that name the missing key, and a whole-file size check so that a truncated download
 //! is reported at load time rather than half-way through reading the weights.
+//!
+//! The file is memory-mapped. candle's own tensor reader zero-fills a buffer, reads the file into it
+//! and copies it again into the tensor; the loader instead repacks most weights straight from the
+//! mapping ([`RawTensor`]), one pass over the bytes instead of four, and tensor reads need only `&self`,
+//! so the tokenizer is built on another thread while the weights load.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use candle_core::quantized::{gguf_file, QTensor};
-use candle_core::Device;
+use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 
 use super::{candle_message, LlmError};
 
@@ -22,7 +26,27 @@ const MAGIC: &[u8; 4] = b"GGUF";
 pub struct Gguf {
     path: PathBuf,
     content: gguf_file::Content,
-    reader: BufReader<File>,
+    map: memmap2::Mmap,
+}
+
+/// One tensor as the file stores it: its type, its shape (candle's order, rows first) and its bytes,
+/// borrowed from the mapped file.
+pub struct RawTensor<'a> {
+    pub dtype: GgmlDType,
+    pub dims: Vec<usize>,
+    pub data: &'a [u8],
+}
+
+impl RawTensor<'_> {
+    /// A candle tensor holding a copy of the bytes.
+    pub fn qtensor(&self) -> candle_core::Result<QTensor> {
+        candle_core::quantized::ggml_file::qtensor_from_ggml(
+            self.dtype,
+            self.data,
+            self.dims.clone(),
+            &candle_core::Device::Cpu,
+        )
+    }
 }
 
 impl Gguf {
@@ -42,13 +66,15 @@ impl Gguf {
                 String::from_utf8_lossy(&magic)
             )));
         }
-        let file_len = file
-            .metadata()
-            .map_err(|e| not_gguf(format!("cannot read its size: {e}")))?
-            .len();
-        file.seek(SeekFrom::Start(0))
-            .map_err(|e| not_gguf(format!("cannot read it: {e}")))?;
-        let mut reader = BufReader::new(file);
+        // SAFETY: the mapping is read-only. Were the file truncated or
+        // rewritten by another process while warta loads it, reads could fault or see the new bytes;
+        // llama.cpp and candle's safetensors loader accept the same. Nothing is read from it after
+        // the model has loaded.
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| not_gguf(format!("cannot map it into memory: {e}")))?;
+        // Weights are read front to back, once.
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
         let corrupt = |reason: String| LlmError::Corrupt {
             path: path.to_path_buf(),
             reason,
@@ -56,16 +82,18 @@ impl Gguf {
         // Our own pass first: it checks every declared size against the file's length with checked
         // arithmetic, and what candle's parser would divide by or multiply out, before candle
         // allocates anything.
-        check_header(&mut reader, file_len).map_err(|e| corrupt(e.to_string()))?;
-        reader
-            .seek(SeekFrom::Start(0))
-            .map_err(|e| not_gguf(format!("cannot read it: {e}")))?;
-        let content = gguf_file::Content::read(&mut reader)
-            .map_err(|e| corrupt(format!("its header cannot be read ({})", candle_message(&e))))?;
+        check_header(&mut Cursor::new(&map[..]), map.len() as u64)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let content = gguf_file::Content::read(&mut Cursor::new(&map[..])).map_err(|e| {
+            corrupt(format!(
+                "its header cannot be read ({})",
+                candle_message(&e)
+            ))
+        })?;
         Ok(Gguf {
             path: path.to_path_buf(),
             content,
-            reader,
+            map,
         })
     }
 
@@ -175,20 +203,76 @@ impl Gguf {
         self.content.tensor_infos.contains_key(name)
     }
 
-    /// Read one tensor into memory.
-    pub fn tensor(&mut self, name: &str) -> Result<QTensor, LlmError> {
-        if !self.has_tensor(name) {
-            return Err(LlmError::MissingTensor {
+    /// One tensor's bytes, where the file stores them.
+    pub fn raw(&self, name: &str) -> Result<RawTensor<'_>, LlmError> {
+        let info = self
+            .content
+            .tensor_infos
+            .get(name)
+            .ok_or_else(|| LlmError::MissingTensor {
                 path: self.path.clone(),
                 name: name.to_string(),
-            });
+            })?;
+        let corrupt = |reason: String| LlmError::Corrupt {
+            path: self.path.clone(),
+            reason: format!("tensor {name} cannot be read ({reason})"),
+        };
+        let (dtype, elems) = (info.ggml_dtype, info.shape.elem_count());
+        if elems % dtype.block_size() != 0 {
+            return Err(corrupt(format!(
+                "{elems} values are not whole {dtype:?} blocks"
+            )));
         }
-        self.content
-            .tensor(&mut self.reader, name, &Device::Cpu)
-            .map_err(|e| LlmError::Corrupt {
-                path: self.path.clone(),
-                reason: format!("tensor {name} cannot be read ({})", candle_message(&e)),
-            })
+        let len = elems / dtype.block_size() * dtype.type_size();
+        let start = usize::try_from(self.content.tensor_data_offset.saturating_add(info.offset))
+            .unwrap_or(usize::MAX);
+        let data = start
+            .checked_add(len)
+            .and_then(|end| self.map.get(start..end))
+            .ok_or_else(|| {
+                corrupt(format!(
+                    "it needs {len} bytes at offset {start}, but the file has {} bytes",
+                    self.map.len()
+                ))
+            })?;
+        Ok(RawTensor {
+            dtype,
+            dims: info.shape.dims().to_vec(),
+            data,
+        })
+    }
+
+    /// Read one tensor into memory.
+    pub fn tensor(&self, name: &str) -> Result<QTensor, LlmError> {
+        let raw = self.raw(name)?;
+        let t = raw.qtensor().map_err(|e| LlmError::Corrupt {
+            path: self.path.clone(),
+            reason: format!("tensor {name} cannot be read ({})", candle_message(&e)),
+        });
+        self.release(raw);
+        t
+    }
+
+    /// Done with a tensor's bytes: its pages leave this process's resident memory (they stay in the
+    /// page cache). Without this the mapped file would count once more in the peak resident size,
+    /// beside the weights repacked from it.
+    pub fn release(&self, raw: RawTensor<'_>) {
+        let offset = (raw.data.as_ptr() as usize).checked_sub(self.map.as_ptr() as usize);
+        let len = raw.data.len();
+        drop(raw);
+        #[cfg(not(unix))]
+        let _ = (offset, len);
+        #[cfg(unix)]
+        if let Some(offset) = offset.filter(|o| o + len <= self.map.len()) {
+            // SAFETY: no reference into these bytes outlives `raw` (tensors are read one at a time and
+            // the metadata was parsed into `content` at open). The mapping is of a file, read-only:
+            // pages dropped here are read again from the file if touched, never zeroed. A failure only
+            // leaves the pages resident.
+            let _ = unsafe {
+                self.map
+                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
+            };
+        }
     }
 }
 
@@ -261,7 +345,9 @@ impl<R: Read + Seek> HeaderWalk<'_, R> {
 
     fn bytes<const N: usize>(&mut self, what: &str) -> Result<[u8; N], HeaderError> {
         let mut b = [0u8; N];
-        self.r.read_exact(&mut b).map_err(|_| self.truncated(what))?;
+        self.r
+            .read_exact(&mut b)
+            .map_err(|_| self.truncated(what))?;
         self.pos += N as u64;
         Ok(b)
     }
@@ -310,7 +396,9 @@ impl<R: Read + Seek> HeaderWalk<'_, R> {
         }
         if n <= 256 {
             let mut b = vec![0u8; n as usize];
-            self.r.read_exact(&mut b).map_err(|_| self.truncated(what))?;
+            self.r
+                .read_exact(&mut b)
+                .map_err(|_| self.truncated(what))?;
             self.pos += n;
             return Ok(Some(String::from_utf8_lossy(&b).into_owned()));
         }
@@ -360,8 +448,20 @@ impl<R: Read + Seek> HeaderWalk<'_, R> {
                     2 | 3 => 2,
                     4 | 5 | 6 => 4,
                     10..=12 => 8,
-                    8 => if self.wide { 8 } else { 4 },
-                    9 => if self.wide { 12 } else { 8 },
+                    8 => {
+                        if self.wide {
+                            8
+                        } else {
+                            4
+                        }
+                    }
+                    9 => {
+                        if self.wide {
+                            12
+                        } else {
+                            8
+                        }
+                    }
                     other => {
                         return Err(HeaderError::Invalid(format!(
                             "{what} is an array of unknown value type {other}"
@@ -388,7 +488,9 @@ impl<R: Read + Seek> HeaderWalk<'_, R> {
 
     fn bytes_n(&mut self, n: u64, what: &str) -> Result<Vec<u8>, HeaderError> {
         let mut b = vec![0u8; n as usize];
-        self.r.read_exact(&mut b).map_err(|_| self.truncated(what))?;
+        self.r
+            .read_exact(&mut b)
+            .map_err(|_| self.truncated(what))?;
         self.pos += n;
         Ok(b)
     }
@@ -451,16 +553,19 @@ impl<R: Read + Seek> HeaderWalk<'_, R> {
             }
             let mut elems = 1u64;
             for _ in 0..dims {
-                let d = if self.wide { self.u64(&what)? } else { u64::from(self.u32(&what)?) };
+                let d = if self.wide {
+                    self.u64(&what)?
+                } else {
+                    u64::from(self.u32(&what)?)
+                };
                 elems = elems.checked_mul(d).ok_or_else(|| {
                     HeaderError::Invalid(format!("{what} claims more elements than fit in 64 bits"))
                 })?;
             }
             let dtype = self.u32(&what)?;
             let offset = self.u64(&what)?;
-            let dt = ggml_dtype(dtype).ok_or_else(|| {
-                HeaderError::Invalid(format!("{what} has unknown type {dtype}"))
-            })?;
+            let dt = ggml_dtype(dtype)
+                .ok_or_else(|| HeaderError::Invalid(format!("{what} has unknown type {dtype}")))?;
             let (block, size) = (dt.block_size() as u64, dt.type_size() as u64);
             if elems % block != 0 {
                 return Err(HeaderError::Invalid(format!(
@@ -479,10 +584,10 @@ impl<R: Read + Seek> HeaderWalk<'_, R> {
                 Some(end) if end <= self.file_len => {}
                 _ => {
                     return Err(HeaderError::Truncated(format!(
-                        "{what} needs {bytes} bytes at offset {offset} of the data, which starts at \
+                    "{what} needs {bytes} bytes at offset {offset} of the data, which starts at \
                          byte {data}, but the file has {} bytes",
-                        self.file_len
-                    )))
+                    self.file_len
+                )))
                 }
             }
         }
@@ -529,6 +634,35 @@ mod tests {
         let err = g.usize("llama.no_such_key").unwrap_err().to_string();
         assert!(
             err.contains("llama.no_such_key") && err.contains("SmolLM2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tensors_read_from_the_mapping_equal_candles_reader() {
+        let g = Gguf::open(Path::new(SMOLLM2)).unwrap();
+        let mut file = File::open(SMOLLM2).unwrap();
+        let content = gguf_file::Content::read(&mut file).unwrap();
+        let mut names: Vec<_> = content.tensor_infos.keys().cloned().collect();
+        names.sort();
+        assert!(names.len() > 200, "{}", names.len());
+        for name in &names {
+            let theirs = content
+                .tensor(&mut file, name, &candle_core::Device::Cpu)
+                .unwrap();
+            let ours = g.tensor(name).unwrap();
+            assert_eq!(ours.dtype(), theirs.dtype(), "{name}");
+            assert_eq!(ours.shape(), theirs.shape(), "{name}");
+            assert!(ours.data().unwrap() == theirs.data().unwrap(), "{name}");
+            // Released pages are read again from the file, unchanged.
+            let raw = g.raw(name).unwrap();
+            assert!(raw.data == &theirs.data().unwrap()[..], "{name}");
+            assert_eq!(raw.dims, theirs.shape().dims(), "{name}");
+            g.release(raw);
+        }
+        let err = g.raw("blk.99.no_such.weight").err().unwrap().to_string();
+        assert!(
+            err.contains("blk.99.no_such.weight") && err.contains("SmolLM2"),
             "{err}"
         );
     }

@@ -30,6 +30,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor, D};
 
 use super::gemv::{self, Q4KTiles, Q5_0x4, Q6KTiles, Q8KAct, Q8_0Act, Q8_0x4, QuadMatrix, Quads};
+use super::gguf::RawTensor;
 
 /// Rows of activations from which a dense copy, when there is one, does the multiplication.
 pub const DENSE_MIN_ROWS: usize = 16;
@@ -121,9 +122,10 @@ impl Weight {
     }
 
     /// The form candle multiplies fastest, converted exactly (see the module docs); `prefill` says
-    /// whether the matrix ever sees more than one row (the output projection does not).
-    pub fn fast(t: QTensor, prefill: bool, f32_budget: &mut usize) -> Result<Weight> {
-        let f32_bytes = t.shape().elem_count() * 4;
+    /// whether the matrix ever sees more than one row (the output projection does not). warta's own
+    /// forms are repacked straight from the stored bytes; candle's get their own copy.
+    pub fn fast(t: &RawTensor, prefill: bool, f32_budget: &mut usize) -> Result<Weight> {
+        let f32_bytes = t.dims.iter().product::<usize>() * 4;
         let mut take = |bytes: usize| {
             let ok = bytes <= *f32_budget;
             if ok {
@@ -131,33 +133,39 @@ impl Weight {
             }
             ok
         };
-        match t.dtype() {
+        let dims2 = || match t.dims[..] {
+            [n, k] => Ok((n, k)),
+            _ => candle_core::bail!("a {:?} weight matrix of shape {:?}", t.dtype, t.dims),
+        };
+        match t.dtype {
             // No SIMD kernel at all and no exact quantized equivalent: f32 for everything.
             GgmlDType::Q4_1 | GgmlDType::Q5_1 if take(f32_bytes) => Ok(Weight {
-                q: Quantized::Candle(QMatMul::Tensor(t.dequantize(&Device::Cpu)?)),
+                q: Quantized::Candle(QMatMul::Tensor(t.qtensor()?.dequantize(&Device::Cpu)?)),
                 dense: None,
             }),
             GgmlDType::Q5_0 | GgmlDType::Q8_0 | GgmlDType::Q4_0 => {
                 let dense = if prefill && take(f32_bytes) {
-                    Some(t.dequantize(&Device::Cpu)?)
+                    Some(t.qtensor()?.dequantize(&Device::Cpu)?)
                 } else {
                     None
                 };
-                let q = match t.dtype() {
-                    GgmlDType::Q5_0 => Quantized::Q5_0(Quads::new(&t)?),
-                    GgmlDType::Q8_0 => Quantized::Q8_0(Quads::new(&t)?),
-                    _ => Quantized::Candle(QMatMul::from_qtensor(t)?),
+                let (n, k) = dims2()?;
+                let q = match t.dtype {
+                    GgmlDType::Q5_0 => Quantized::Q5_0(Quads::from_raw(n, k, t.data)?),
+                    GgmlDType::Q8_0 => Quantized::Q8_0(Quads::from_raw(n, k, t.data)?),
+                    _ => Quantized::Candle(QMatMul::from_qtensor(t.qtensor()?)?),
                 };
                 Ok(Weight { q, dense })
             }
             GgmlDType::Q4K | GgmlDType::Q6K if gemv::has_avx2() => {
-                let q = match t.dtype() {
-                    GgmlDType::Q4K => Quantized::Q4K(Q4KTiles::new(&t)?),
-                    _ => Quantized::Q6K(Q6KTiles::new(&t)?),
+                let (n, k) = dims2()?;
+                let q = match t.dtype {
+                    GgmlDType::Q4K => Quantized::Q4K(Q4KTiles::from_raw(n, k, t.data)?),
+                    _ => Quantized::Q6K(Q6KTiles::from_raw(n, k, t.data)?),
                 };
                 Ok(Weight { q, dense: None })
             }
-            _ => Weight::plain(t),
+            _ => Weight::plain(t.qtensor()?),
         }
     }
 }
@@ -167,6 +175,17 @@ mod tests {
     use super::*;
     use crate::llm::gemv::tests::max_abs_diff;
     use candle_core::Tensor;
+
+    /// [`Weight::fast`] of a tensor made in memory, as the loader gives it a tensor of the file.
+    fn fast(q: QTensor, prefill: bool, budget: &mut usize) -> Result<Weight> {
+        let data = q.data()?;
+        let raw = RawTensor {
+            dtype: q.dtype(),
+            dims: q.shape().dims().to_vec(),
+            data: &data,
+        };
+        Weight::fast(&raw, prefill, budget)
+    }
 
     #[test]
     fn weights_get_the_fast_form_within_budget() {
@@ -198,7 +217,7 @@ mod tests {
             let q = QTensor::quantize(&w, dtype).unwrap();
             let reference = q.dequantize(&dev).unwrap();
             let mut budget = usize::MAX;
-            let fast = Weight::fast(q, true, &mut budget).unwrap();
+            let fast = fast(q, true, &mut budget).unwrap();
             let expected_dense = matches!(dtype, GgmlDType::Q5_0 | GgmlDType::Q8_0);
             assert_eq!(fast.dense.is_some(), expected_dense, "{dtype:?}");
             assert_eq!(
@@ -226,7 +245,7 @@ mod tests {
         // Out of budget: the quantized form only.
         let q = QTensor::quantize(&w, GgmlDType::Q4_1).unwrap();
         let mut budget = 100;
-        let w1 = Weight::fast(q, true, &mut budget).unwrap();
+        let w1 = fast(q, true, &mut budget).unwrap();
         assert!(
             matches!(w1.q, Quantized::Candle(QMatMul::QTensor(_)))
                 && w1.dense.is_none()
@@ -260,7 +279,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, (&t, n))| {
                     let q = QTensor::quantize(&mat(n, k, i as f32), t).unwrap();
-                    Weight::fast(q, true, &mut budget).unwrap()
+                    fast(q, true, &mut budget).unwrap()
                 })
                 .collect();
             let refs: Vec<&Weight> = ws.iter().collect();

@@ -321,27 +321,26 @@ impl<T: Tile> Tiles<T> {
             candle_core::bail!("expected a {:?} tensor, got {:?}", T::DTYPE, t.dtype());
         }
         let (n, k) = t.shape().dims2()?;
+        Tiles::from_raw(n, k, &t.data()?)
+    }
+
+    /// An `n`×`k` matrix from its ggml blocks of type `T::DTYPE`, row after row.
+    pub fn from_raw(n: usize, k: usize, data: &[u8]) -> Result<Tiles<T>> {
         if k % QK_K != 0 {
             candle_core::bail!("{:?} rows of {k} are not whole blocks", T::DTYPE);
         }
-        let data = t.data()?;
         let kb = k / QK_K;
-        if data.len() != n * kb * T::BLOCK {
+        if Some(data.len()) != n.checked_mul(kb * T::BLOCK) {
             candle_core::bail!(
                 "{:?} data of {} bytes for a {n}x{k} matrix",
                 T::DTYPE,
                 data.len()
             );
         }
-        let mut tiles = vec![T::EMPTY; n.div_ceil(ROWS) * kb];
-        for (i, src) in data.chunks_exact(T::BLOCK).enumerate() {
-            let (row, b) = (i / kb, i % kb);
-            tiles[row / ROWS * kb + b].set(row % ROWS, src);
-        }
         Ok(Tiles {
             n,
             k,
-            tiles,
+            tiles: super::interleave(n, kb, ROWS, T::BLOCK, data, T::EMPTY, |t, r, b| t.set(r, b)),
             kernel: Kernel::best(),
         })
     }
