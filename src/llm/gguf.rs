@@ -26,7 +26,23 @@ const MAGIC: &[u8; 4] = b"GGUF";
 pub struct Gguf {
     path: PathBuf,
     content: gguf_file::Content,
-    map: memmap2::Mmap,
+    map: Bytes,
+}
+
+/// The file's bytes: mapped, or read into memory where the file cannot be mapped.
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Read(v) => v,
+        }
+    }
 }
 
 /// One tensor as the file stores it: its type, its shape (candle's order, rows first) and its bytes,
@@ -66,15 +82,30 @@ impl Gguf {
                 String::from_utf8_lossy(&magic)
             )));
         }
-        // SAFETY: the mapping is read-only. Were the file truncated or
-        // rewritten by another process while warta loads it, reads could fault or see the new bytes;
-        // llama.cpp and candle's safetensors loader accept the same. Nothing is read from it after
-        // the model has loaded.
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| not_gguf(format!("cannot map it into memory: {e}")))?;
-        // Weights are read front to back, once.
-        #[cfg(unix)]
-        let _ = map.advise(memmap2::Advice::Sequential);
+        // SAFETY: the mapping is read-only. Were the file truncated or rewritten by another process
+        // while warta loads it, reads could fault or see the new bytes; llama.cpp and candle's
+        // safetensors loader accept the same. Nothing is read from it after the model has loaded.
+        let map = match unsafe { memmap2::Mmap::map(&file) } {
+            Ok(m) => {
+                // Weights are read front to back, once.
+                #[cfg(unix)]
+                let _ = m.advise(memmap2::Advice::Sequential);
+                Bytes::Mapped(m)
+            }
+            // A file system without mappings: read it whole (slower, the same bytes).
+            Err(_) => {
+                let mut v = Vec::new();
+                file.seek(SeekFrom::Start(0))
+                    .and_then(|_| file.read_to_end(&mut v))
+                    .map_err(|e| not_gguf(format!("cannot read it: {e}")))?;
+                Bytes::Read(v)
+            }
+        };
+        Gguf::parse(path, map)
+    }
+
+    /// The header of a GGUF file whose bytes are `map`.
+    fn parse(path: &Path, map: Bytes) -> Result<Gguf, LlmError> {
         let corrupt = |reason: String| LlmError::Corrupt {
             path: path.to_path_buf(),
             reason,
@@ -263,14 +294,15 @@ impl Gguf {
         #[cfg(not(unix))]
         let _ = (offset, len);
         #[cfg(unix)]
-        if let Some(offset) = offset.filter(|o| o + len <= self.map.len()) {
+        if let (Some(offset), Bytes::Mapped(map)) =
+            (offset.filter(|o| o + len <= self.map.len()), &self.map)
+        {
             // SAFETY: no reference into these bytes outlives `raw` (tensors are read one at a time and
             // the metadata was parsed into `content` at open). The mapping is of a file, read-only:
             // pages dropped here are read again from the file if touched, never zeroed. A failure only
             // leaves the pages resident.
             let _ = unsafe {
-                self.map
-                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
             };
         }
     }
@@ -665,6 +697,30 @@ mod tests {
             err.contains("blk.99.no_such.weight") && err.contains("SmolLM2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_file_read_whole_gives_the_mapped_bytes() {
+        let mapped = Gguf::open(Path::new(SMOLLM2)).unwrap();
+        assert!(matches!(mapped.map, Bytes::Mapped(_)));
+        let read = Gguf::parse(
+            Path::new(SMOLLM2),
+            Bytes::Read(std::fs::read(SMOLLM2).unwrap()),
+        )
+        .unwrap();
+        for name in [
+            "token_embd.weight",
+            "blk.0.attn_q.weight",
+            "output_norm.weight",
+        ] {
+            let (a, b) = (mapped.raw(name).unwrap(), read.raw(name).unwrap());
+            assert!(
+                a.data == b.data && a.dims == b.dims && a.dtype == b.dtype,
+                "{name}"
+            );
+            read.release(b);
+        }
+        assert_eq!(read.usize("llama.block_count").unwrap(), 30);
     }
 
     #[test]
