@@ -326,6 +326,72 @@ fn masked(q: usize, k: usize, window: Option<usize>) -> bool {
     k > q || window.is_some_and(|w| q - k >= w)
 }
 
+/// Softmax over the keys each query may see, for prefill's scores `(.., rows, pos + t)` whose rows are
+/// the `t` new queries, repeated for the query heads stacked per K/V head. The same numbers as adding
+/// a mask of −∞ and taking candle's `softmax_last_dim` (a masked score's exponential is exactly 0, and
+/// the sum runs over the whole row in candle's order), without building the mask, adding it, or
+/// taking the exponential of the masked half of a causal prompt.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MaskedSoftmax {
+    pos: usize,
+    t: usize,
+    window: Option<usize>,
+}
+
+impl MaskedSoftmax {
+    /// The keys row `row` may see.
+    fn visible(&self, row: usize) -> std::ops::RangeInclusive<usize> {
+        let q = self.pos + row % self.t;
+        let first = self.window.map_or(0, |w| (q + 1).saturating_sub(w));
+        debug_assert!(!masked(q, first, self.window) && masked(q, q + 1, self.window));
+        first..=q
+    }
+}
+
+impl candle_core::CustomOp1 for MaskedSoftmax {
+    fn name(&self) -> &'static str {
+        "masked-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        use candle_core::cpu::kernels::VecOps;
+        use rayon::prelude::*;
+        let candle_core::CpuStorage::F32(src) = storage else {
+            candle_core::bail!("masked softmax takes f32 scores");
+        };
+        let Some((o1, o2)) = layout.contiguous_offsets() else {
+            candle_core::bail!("masked softmax of a non-contiguous tensor");
+        };
+        let kv = layout.dims().last().copied().unwrap_or(0);
+        if kv != self.pos + self.t || self.t == 0 {
+            candle_core::bail!("scores of {kv} keys for {} new queries", self.t);
+        }
+        let mut dst = vec![0f32; o2 - o1];
+        src[o1..o2]
+            .par_chunks(kv)
+            .zip(dst.par_chunks_mut(kv))
+            .enumerate()
+            .for_each(|(row, (src, dst))| {
+                let seen = self.visible(row);
+                let max = src[seen.clone()]
+                    .iter()
+                    .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                for j in seen.clone() {
+                    dst[j] = (src[j] - max).exp();
+                }
+                let mut sum = 0f32;
+                // SAFETY: `dst` holds `kv` values.
+                unsafe { f32::vec_reduce_sum(dst.as_ptr(), &mut sum, kv) };
+                dst[seen].iter_mut().for_each(|d| *d /= sum);
+            });
+        Ok((candle_core::CpuStorage::F32(dst), layout.shape().clone()))
+    }
+}
+
 fn inv_freq(head_dim: usize, base: f32, scale: f32) -> Vec<f32> {
     (0..head_dim / 2)
         .map(|i| 1.0 / base.powf(2.0 * i as f32 / head_dim as f32) / scale)
@@ -474,25 +540,6 @@ impl Decoder {
         ))
     }
 
-    /// Additive attention mask for `t` new queries against `pos + t` keys, repeated for the query
-    /// heads stacked per K/V head; `None` when nothing is masked.
-    fn mask(&self, t: usize, window: Option<usize>) -> Result<Option<Tensor>> {
-        let kv = self.pos + t;
-        let masked = |i: usize, j: usize| masked(self.pos + i, j, window);
-        let any = (0..t).any(|i| (0..kv).any(|j| masked(i, j)));
-        if !any {
-            return Ok(None);
-        }
-        let rep = self.hp.n_head / self.hp.n_kv_head;
-        let mut m = Vec::with_capacity(rep * t * kv);
-        for _ in 0..rep {
-            for i in 0..t {
-                m.extend((0..kv).map(|j| if masked(i, j) { f32::NEG_INFINITY } else { 0.0 }));
-            }
-        }
-        Tensor::from_vec(m, (rep * t, kv), &Device::Cpu).map(Some)
-    }
-
     /// Run `tokens` (continuing the cached conversation) and return the logits after the last one.
     pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor> {
         let t = tokens.len();
@@ -517,16 +564,20 @@ impl Decoder {
         }
         let rope = self.rope_tables(&self.inv_freq, t)?;
         let rope_local = self.rope_tables(&self.inv_freq_local, t)?;
-        let mask = self.mask(t, None)?;
-        let mask_local = match &hp.sliding {
-            Some(s) => self.mask(t, Some(s.window))?,
-            None => mask.clone(),
+        let mask = MaskedSoftmax {
+            pos: self.pos,
+            t,
+            window: None,
+        };
+        let mask_local = MaskedSoftmax {
+            window: hp.sliding.as_ref().map(|s| s.window),
+            ..mask
         };
         for layer in &mut self.layers {
             let (cos, sin) = if layer.local { &rope_local } else { &rope };
             let mask = if layer.local { &mask_local } else { &mask };
             let h = layer.attn_norm.forward(&x)?;
-            let mut a = layer.attention(&hp, &h, cos, sin, mask.as_ref())?;
+            let mut a = layer.attention(&hp, &h, cos, sin, mask)?;
             if let Some(n) = &layer.post_attn_norm {
                 a = n.forward(&a)?;
             }
@@ -670,7 +721,7 @@ impl Layer {
         x: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
-        mask: Option<&Tensor>,
+        mask: &MaskedSoftmax,
     ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let (nh, nkv, hd) = (hp.n_head, hp.n_kv_head, hp.head_dim);
@@ -700,11 +751,7 @@ impl Layer {
         let rep = nh / nkv;
         let q = (q * hp.attn_scale)?.reshape((b, nkv, rep * t, hd))?;
         let att = q.matmul(&k.t()?)?;
-        let att = match mask {
-            Some(m) => att.broadcast_add(m)?,
-            None => att,
-        };
-        let att = candle_nn::ops::softmax_last_dim(&att)?;
+        let att = att.apply_op1_no_bwd(mask)?;
         let y = att.matmul(&v)?;
         let y = y
             .reshape((b, nh, t, hd))?
@@ -721,7 +768,73 @@ pub fn argmax(logits: &Tensor) -> Result<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::masked;
+    use super::{masked, MaskedSoftmax};
+    use candle_core::{Device, Tensor};
+
+    /// The mask the op replaces: −∞ where a query must not see a key.
+    fn additive_mask(pos: usize, t: usize, rep: usize, window: Option<usize>) -> Vec<f32> {
+        let mut m = Vec::new();
+        for _ in 0..rep {
+            for i in 0..t {
+                m.extend((0..pos + t).map(|j| {
+                    if masked(pos + i, j, window) {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                }));
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn masked_softmax_is_mask_plus_candles_softmax_to_the_bit() {
+        let dev = Device::Cpu;
+        for (pos, t, rep, window, heads) in [
+            (0, 2, 1, None, 1),
+            (0, 7, 6, None, 2),
+            (13, 5, 3, None, 2),
+            (0, 37, 2, None, 1),
+            (100, 33, 6, None, 2),
+            (0, 9, 2, Some(4), 1),
+            (10, 6, 2, Some(3), 3),
+            (3, 20, 1, Some(64), 2),
+        ] {
+            let kv = pos + t;
+            let n = heads * rep * t * kv;
+            // Scores of either sign and a wide range, some exactly zero or negative zero.
+            let scores: Vec<f32> = (0..n)
+                .map(|i| match i % 17 {
+                    0 => 0.0,
+                    5 => -0.0,
+                    _ => ((i as f32 * 0.37).sin() * 30.0) + (i % 7) as f32,
+                })
+                .collect();
+            let att = Tensor::from_vec(scores, (1, heads, rep * t, kv), &dev).unwrap();
+            let mask =
+                Tensor::from_vec(additive_mask(pos, t, rep, window), (rep * t, kv), &dev).unwrap();
+            let want = candle_nn::ops::softmax_last_dim(&att.broadcast_add(&mask).unwrap())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let got = att
+                .apply_op1_no_bwd(&MaskedSoftmax { pos, t, window })
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&got),
+                bits(&want),
+                "pos {pos} t {t} rep {rep} window {window:?}"
+            );
+        }
+    }
 
     #[test]
     fn causal_and_sliding_masks() {
