@@ -627,6 +627,30 @@ pub struct Quads<Q: Quad> {
     kernel: Kernel,
 }
 
+/// The blocks in each row of an `n`×`k` matrix of `dtype` stored row after row as `data`, `block`
+/// bytes for every `width` values; an error where a row is not whole blocks or `data` is not the
+/// matrix.
+pub(crate) fn row_blocks(
+    dtype: GgmlDType,
+    n: usize,
+    k: usize,
+    width: usize,
+    block: usize,
+    data: &[u8],
+) -> Result<usize> {
+    if k % width != 0 {
+        candle_core::bail!("{dtype:?} rows of {k} are not whole blocks");
+    }
+    let kb = k / width;
+    if Some(data.len()) != n.checked_mul(kb * block) {
+        candle_core::bail!(
+            "{dtype:?} data of {} bytes for a {n}x{k} matrix",
+            data.len()
+        );
+    }
+    Ok(kb)
+}
+
 /// The blocks of `n` rows of `kb` blocks each (`data`, row after row, `block` bytes a block) regrouped
 /// `rows` rows at a time: group `g`'s `b`-th entry holds block `b` of rows `g * rows ..`, the rows past
 /// `n` left `empty`. Made on all threads: for a model's weights, writing the new memory the first time
@@ -667,18 +691,7 @@ impl<Q: Quad> Quads<Q> {
 
     /// An `n`×`k` matrix from its ggml blocks of type `Q::DTYPE`, row after row.
     pub fn from_raw(n: usize, k: usize, data: &[u8]) -> Result<Quads<Q>> {
-        let width = Q::Act::WIDTH;
-        if k % width != 0 {
-            candle_core::bail!("{:?} rows of {k} are not whole blocks", Q::DTYPE);
-        }
-        let kb = k / width;
-        if Some(data.len()) != n.checked_mul(kb * Q::BLOCK) {
-            candle_core::bail!(
-                "{:?} data of {} bytes for a {n}x{k} matrix",
-                Q::DTYPE,
-                data.len()
-            );
-        }
+        let kb = row_blocks(Q::DTYPE, n, k, Q::Act::WIDTH, Q::BLOCK, data)?;
         Ok(Quads {
             n,
             k,

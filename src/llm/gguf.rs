@@ -244,10 +244,7 @@ impl Gguf {
                 path: self.path.clone(),
                 name: name.to_string(),
             })?;
-        let corrupt = |reason: String| LlmError::Corrupt {
-            path: self.path.clone(),
-            reason: format!("tensor {name} cannot be read ({reason})"),
-        };
+        let corrupt = |reason: String| self.unreadable(name, reason);
         let (dtype, elems) = (info.ggml_dtype, info.shape.elem_count());
         if elems % dtype.block_size() != 0 {
             return Err(corrupt(format!(
@@ -276,12 +273,18 @@ impl Gguf {
     /// Read one tensor into memory.
     pub fn tensor(&self, name: &str) -> Result<QTensor, LlmError> {
         let raw = self.raw(name)?;
-        let t = raw.qtensor().map_err(|e| LlmError::Corrupt {
-            path: self.path.clone(),
-            reason: format!("tensor {name} cannot be read ({})", candle_message(&e)),
-        });
+        let t = raw
+            .qtensor()
+            .map_err(|e| self.unreadable(name, candle_message(&e)));
         self.release(raw);
         t
+    }
+
+    fn unreadable(&self, name: &str, reason: String) -> LlmError {
+        LlmError::Corrupt {
+            path: self.path.clone(),
+            reason: format!("tensor {name} cannot be read ({reason})"),
+        }
     }
 
     /// Done with a tensor's bytes: its pages leave this process's resident memory (they stay in the

@@ -144,16 +144,25 @@ impl Weight {
                 dense: None,
             }),
             GgmlDType::Q5_0 | GgmlDType::Q8_0 | GgmlDType::Q4_0 => {
+                let (n, k) = dims2()?;
+                // Q4_0 stays candle's: one copy serves it and the dense form.
+                let candle = match t.dtype {
+                    GgmlDType::Q4_0 => Some(t.qtensor()?),
+                    _ => None,
+                };
                 let dense = if prefill && take(f32_bytes) {
-                    Some(t.qtensor()?.dequantize(&Device::Cpu)?)
+                    let dense = match &candle {
+                        Some(c) => c.dequantize(&Device::Cpu)?,
+                        None => t.qtensor()?.dequantize(&Device::Cpu)?,
+                    };
+                    Some(dense)
                 } else {
                     None
                 };
-                let (n, k) = dims2()?;
-                let q = match t.dtype {
-                    GgmlDType::Q5_0 => Quantized::Q5_0(Quads::from_raw(n, k, t.data)?),
-                    GgmlDType::Q8_0 => Quantized::Q8_0(Quads::from_raw(n, k, t.data)?),
-                    _ => Quantized::Candle(QMatMul::from_qtensor(t.qtensor()?)?),
+                let q = match (t.dtype, candle) {
+                    (_, Some(c)) => Quantized::Candle(QMatMul::from_qtensor(c)?),
+                    (GgmlDType::Q5_0, None) => Quantized::Q5_0(Quads::from_raw(n, k, t.data)?),
+                    _ => Quantized::Q8_0(Quads::from_raw(n, k, t.data)?),
                 };
                 Ok(Weight { q, dense })
             }
@@ -212,13 +221,15 @@ mod tests {
             GgmlDType::Q6K,
             GgmlDType::Q5_0,
             GgmlDType::Q8_0,
+            GgmlDType::Q4_0,
             GgmlDType::Q4_1,
         ] {
             let q = QTensor::quantize(&w, dtype).unwrap();
             let reference = q.dequantize(&dev).unwrap();
             let mut budget = usize::MAX;
             let fast = fast(q, true, &mut budget).unwrap();
-            let expected_dense = matches!(dtype, GgmlDType::Q5_0 | GgmlDType::Q8_0);
+            let quads = matches!(dtype, GgmlDType::Q5_0 | GgmlDType::Q8_0);
+            let expected_dense = quads || dtype == GgmlDType::Q4_0;
             assert_eq!(fast.dense.is_some(), expected_dense, "{dtype:?}");
             assert_eq!(
                 matches!(fast.q, Quantized::Candle(QMatMul::Tensor(_))),
@@ -227,7 +238,12 @@ mod tests {
             );
             assert_eq!(
                 matches!(fast.q, Quantized::Q8_0(_) | Quantized::Q5_0(_)),
-                expected_dense,
+                quads,
+                "{dtype:?}"
+            );
+            assert_eq!(
+                matches!(fast.q, Quantized::Candle(QMatMul::QTensor(_))),
+                dtype == GgmlDType::Q4_0,
                 "{dtype:?}"
             );
             let k_quant = matches!(dtype, GgmlDType::Q4K | GgmlDType::Q6K);

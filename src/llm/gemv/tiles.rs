@@ -326,17 +326,7 @@ impl<T: Tile> Tiles<T> {
 
     /// An `n`×`k` matrix from its ggml blocks of type `T::DTYPE`, row after row.
     pub fn from_raw(n: usize, k: usize, data: &[u8]) -> Result<Tiles<T>> {
-        if k % QK_K != 0 {
-            candle_core::bail!("{:?} rows of {k} are not whole blocks", T::DTYPE);
-        }
-        let kb = k / QK_K;
-        if Some(data.len()) != n.checked_mul(kb * T::BLOCK) {
-            candle_core::bail!(
-                "{:?} data of {} bytes for a {n}x{k} matrix",
-                T::DTYPE,
-                data.len()
-            );
-        }
+        let kb = super::row_blocks(T::DTYPE, n, k, QK_K, T::BLOCK, data)?;
         Ok(Tiles {
             n,
             k,
