@@ -17,6 +17,7 @@ mod legacy_pth;
 pub mod model;
 pub mod pickle;
 mod pth_zip;
+mod rowops;
 pub mod search;
 pub mod spm;
 pub mod tokenizer;

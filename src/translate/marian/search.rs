@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use super::config::{EarlyStopping, GenerationConfig};
 use super::guard;
 use super::model::{log_softmax_in_place, DecoderCache, Marian};
+use super::rowops;
 
 type Result<T> = candle_core::Result<T>;
 
@@ -153,7 +154,7 @@ fn greedy(
                 .enumerate()
                 .map(|(r, row)| {
                     process(row, &seqs[active[r]], gen, false);
-                    argmax(row)
+                    rowops::argmax(row) as u32
                 })
                 .collect()
         };
@@ -185,17 +186,6 @@ fn greedy(
         .zip(cut)
         .map(|(ids, loop_cut)| Generated { ids, loop_cut })
         .collect())
-}
-
-/// Index of the first maximum (`torch.argmax`).
-fn argmax(row: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &x) in row.iter().enumerate() {
-        if x > row[best] {
-            best = i;
-        }
-    }
-    best as u32
 }
 
 struct Hyp {
@@ -286,7 +276,7 @@ fn beam(
             let mut top: Vec<(f32, usize)> = Vec::with_capacity(keep_k + 1);
             for list in &per_row[a * nb..(a + 1) * nb] {
                 for &item in list {
-                    push_top(&mut top, keep_k, item);
+                    rowops::push(&mut top, keep_k, item);
                 }
             }
             let cands: Vec<(f32, usize, u32, bool)> = top
@@ -364,7 +354,9 @@ fn beam(
             // would end in a loop), or else the best beam cut at its loop.
             if !s.done
                 && guarded[i]
-                && s.running.iter().all(|h| guard::looping(&h.seq[1..]).is_some())
+                && s.running
+                    .iter()
+                    .all(|h| guard::looping(&h.seq[1..]).is_some())
             {
                 s.done = true;
                 if s.finished.is_empty() {
@@ -393,7 +385,10 @@ fn beam(
         .zip(guarded)
         .map(|(s, &guarded)| {
             if let Some(ids) = s.cut {
-                return Generated { ids, loop_cut: true };
+                return Generated {
+                    ids,
+                    loop_cut: true,
+                };
             }
             let ids = match s.finished.into_iter().next() {
                 Some(h) => h.seq,
@@ -405,7 +400,10 @@ fn beam(
                     .unwrap_or_default(),
             };
             // A finished hypothesis that was never the best running one may still hold a loop.
-            match guarded.then(|| guard::first_loop(ids.get(1..).unwrap_or(&[]))).flatten() {
+            match guarded
+                .then(|| guard::first_loop(ids.get(1..).unwrap_or(&[])))
+                .flatten()
+            {
                 Some(keep) => Generated {
                     ids: cut_loop(&ids, keep, gen),
                     loop_cut: true,
@@ -434,32 +432,15 @@ fn beam_row(
     if gen.renormalize_logits || forced {
         log_softmax_in_place(row);
         process(row, seq, gen, true);
-        for (t, &x) in row.iter().enumerate() {
-            push_top(top, k, (x + beam_score, base + t));
-        }
+        rowops::top_k(row, k, base, |x| x + beam_score, top);
         return;
     }
     // The common case in one pass less: the log-softmax terms, then the bans (-inf stays -inf), then
     // each token's log-probability computed as `(x - max) - log_sum` like the library's kernel.
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let log_sum = row.iter().map(|&x| (x - max).exp()).sum::<f32>().ln();
+    let max = rowops::max(row);
+    let log_sum = rowops::sum_exp(row, max).ln();
     process(row, seq, gen, false);
-    for (t, &x) in row.iter().enumerate() {
-        push_top(top, k, (((x - max) - log_sum) + beam_score, base + t));
-    }
-}
-
-/// Keep the `k` best (score desc, then index asc) in `top`, sorted.
-fn push_top(top: &mut Vec<(f32, usize)>, k: usize, item: (f32, usize)) {
-    if top.len() == k {
-        let worst = top[k - 1];
-        if item.0.partial_cmp(&worst.0) != Some(std::cmp::Ordering::Greater) {
-            return; // equal scores keep the earlier index
-        }
-    }
-    let pos = top.partition_point(|x| x.0 >= item.0);
-    top.insert(pos, item);
-    top.truncate(k);
+    rowops::top_k(row, k, base, |x| ((x - max) - log_sum) + beam_score, top);
 }
 
 /// Insert a finished hypothesis, keeping the best `n` (ties keep the earlier one first).
@@ -474,24 +455,6 @@ fn add_finished(finished: &mut Vec<Hyp>, hyp: Hyp, n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn top_k_keeps_order_and_first_index_on_ties() {
-        let mut top = Vec::new();
-        for (i, s) in [1.0f32, 3.0, 2.0, 3.0, f32::NEG_INFINITY, 5.0]
-            .into_iter()
-            .enumerate()
-        {
-            push_top(&mut top, 3, (s, i));
-        }
-        assert_eq!(top, vec![(5.0, 5), (3.0, 1), (3.0, 3)]);
-    }
-
-    #[test]
-    fn argmax_takes_the_first_maximum() {
-        assert_eq!(argmax(&[0.0, 2.0, 2.0, -1.0]), 1);
-        assert_eq!(argmax(&[f32::NEG_INFINITY, f32::NEG_INFINITY]), 0);
-    }
 
     #[test]
     fn processors() {
