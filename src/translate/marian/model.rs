@@ -22,8 +22,8 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
 
 use super::attention::{self, CrossKv, KvCache};
-use super::{gemm, gemm_i8};
 use super::config::{Activation, MarianConfig};
+use super::{gemm, gemm_i8};
 
 type Result<T> = candle_core::Result<T>;
 
@@ -185,7 +185,9 @@ impl Linear {
         }
         if ty == WeightType::Int8 {
             let bias = b.to_vec1::<f32>()?;
-            let q = with_cpu_f32(&w.contiguous()?, |w| gemm_i8::PackedI8::quantize(w, &bias, n, k))?;
+            let q = with_cpu_f32(&w.contiguous()?, |w| {
+                gemm_i8::PackedI8::quantize(w, &bias, n, k)
+            })?;
             if let Some(q) = q {
                 let w = Weight::Int8(std::sync::Arc::new(q));
                 return Ok((Linear { w, b }, true));
@@ -607,20 +609,27 @@ impl Marian {
         self.logits(&hidden)
     }
 
-    /// [`decode_step`](Self::decode_step) with the logits as plain row-major values.
+    /// [`decode_step`](Self::decode_step) with the logits as plain row-major values, written into
+    /// `out` (kept from step to step by the search).
     pub fn decode_step_rows(
         &self,
         tokens: &[u32],
         enc: &EncoderState,
         cache: &mut DecoderCache,
-    ) -> Result<Vec<f32>> {
+        out: &mut Vec<f32>,
+    ) -> Result<()> {
         if let Some(fast) = self.fast_decoder() {
             let hidden = self.decode_buffers(&fast, tokens, enc, cache)?;
-            let mut out = vec![0f32; tokens.len() * fast.lm_head.out_dim()];
-            fast.lm_head.matmul(&hidden, tokens.len(), &mut out);
-            return Ok(out);
+            // Every entry is overwritten: only growth is zero-filled (a step's logits are megabytes).
+            out.resize(tokens.len() * fast.lm_head.out_dim(), 0.0);
+            fast.lm_head.matmul(&hidden, tokens.len(), out);
+            return Ok(());
         }
-        self.decode_step(tokens, enc, cache)?.flatten_all()?.to_vec1()
+        *out = self
+            .decode_step(tokens, enc, cache)?
+            .flatten_all()?
+            .to_vec1()?;
+        Ok(())
     }
 
     /// The output layer: hidden states `[rows, d_model]` → logits `[rows, vocab]`.

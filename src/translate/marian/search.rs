@@ -117,16 +117,16 @@ fn process(row: &mut [f32], seq: &[u32], gen: &GenerationConfig, log_probs: bool
     }
 }
 
-/// One decoder step's logits as `[rows, vocab]` values, and `vocab`.
+/// One decoder step's logits as `[rows, vocab]` values in `flat`; returns `vocab`.
 fn logits_rows(
     model: &Marian,
     last: &[u32],
     enc: &super::model::EncoderState,
     cache: &mut DecoderCache,
-) -> Result<(Vec<f32>, usize)> {
-    let flat = model.decode_step_rows(last, enc, cache)?;
-    let vocab = flat.len() / last.len().max(1);
-    Ok((flat, vocab))
+    flat: &mut Vec<f32>,
+) -> Result<usize> {
+    model.decode_step_rows(last, enc, cache, flat)?;
+    Ok(flat.len() / last.len().max(1))
 }
 
 fn greedy(
@@ -139,6 +139,7 @@ fn greedy(
     let mut cache = DecoderCache::default();
     let mut seqs: Vec<Vec<u32>> = vec![vec![gen.decoder_start_token_id]; sources.len()];
     let mut cut = vec![false; sources.len()];
+    let mut flat = Vec::new();
     // Batch entries still running, in row order.
     let mut active: Vec<usize> = (0..sources.len()).collect();
     while !active.is_empty() {
@@ -146,7 +147,7 @@ fn greedy(
             .iter()
             .map(|&i| *seqs[i].last().unwrap_or(&0))
             .collect();
-        let (mut flat, vocab) = logits_rows(model, &last, &enc, &mut cache)?;
+        let vocab = logits_rows(model, &last, &enc, &mut cache, &mut flat)?;
         let mut keep = Vec::with_capacity(active.len());
         let tokens: Vec<u32> = {
             let (seqs, active) = (&seqs, &active);
@@ -238,6 +239,7 @@ fn beam(
     let keep_k = (2usize).max(1 + gen.eos_token_ids.len()) * nb;
     let lp = gen.length_penalty;
     let mut cur_len = 1usize;
+    let mut flat = Vec::new();
     while !active.is_empty() {
         let last: Vec<u32> = active
             .iter()
@@ -248,7 +250,7 @@ fn beam(
                     .map(|h| *h.seq.last().unwrap_or(&start))
             })
             .collect();
-        let (mut flat, vocab) = logits_rows(model, &last, &enc, &mut cache)?;
+        let vocab = logits_rows(model, &last, &enc, &mut cache, &mut flat)?;
         let mut row_select: Vec<u32> = Vec::with_capacity(last.len());
         let mut still: Vec<usize> = Vec::with_capacity(active.len());
         let mut still_pos: Vec<u32> = Vec::with_capacity(active.len());
