@@ -65,9 +65,60 @@ impl KvCache {
         self.cap = cap;
     }
 
-    /// Keep rows `src` (in that order), `len` positions filled.
+    /// Keep rows `src` (in that order), `len` positions filled. In place: a row that keeps its
+    /// place is not copied (beams mostly continue from themselves), and a row that another row
+    /// still reads is saved to the spare buffer before it is overwritten.
     pub fn select_rows(&mut self, src: &[u32], len: usize) {
-        self.relayout(src, len, self.cap);
+        let (heads, dh, cap) = (self.heads, self.head_dim, self.cap);
+        let row = heads * cap * dh;
+        if src.len() * row > self.k.len() {
+            return self.relayout(src, len, cap); // more rows than the buffer holds
+        }
+        let moved: Vec<usize> = (0..src.len()).filter(|&i| src[i] as usize != i).collect();
+        // Sources that a move overwrites: row -> slot in the spare buffer.
+        let mut slot = vec![usize::MAX; self.rows.max(src.len())];
+        let mut saved = 0;
+        for &i in &moved {
+            let s = src[i] as usize;
+            if s < src.len() && src[s] as usize != s && slot[s] == usize::MAX {
+                slot[s] = saved;
+                saved += 1;
+            }
+        }
+        for spare in [&mut self.spare_k, &mut self.spare_v] {
+            if spare.len() < saved * row {
+                spare.resize(saved * row, 0.0);
+            }
+        }
+        let copy_filled = |from: &[f32], f: usize, to: &mut [f32], t: usize| {
+            for h in 0..heads {
+                let (a, b) = (f + h * cap * dh, t + h * cap * dh);
+                to[b..b + len * dh].copy_from_slice(&from[a..a + len * dh]);
+            }
+        };
+        for (r, &sl) in slot.iter().enumerate() {
+            if sl != usize::MAX {
+                copy_filled(&self.k, r * row, &mut self.spare_k, sl * row);
+                copy_filled(&self.v, r * row, &mut self.spare_v, sl * row);
+            }
+        }
+        for &i in &moved {
+            let s = src[i] as usize;
+            match slot.get(s).copied().filter(|&sl| sl != usize::MAX) {
+                Some(sl) => {
+                    copy_filled(&self.spare_k, sl * row, &mut self.k, i * row);
+                    copy_filled(&self.spare_v, sl * row, &mut self.v, i * row);
+                }
+                None => {
+                    for h in 0..heads {
+                        let (a, b) = (s * row + h * cap * dh, i * row + h * cap * dh);
+                        self.k.copy_within(a..a + len * dh, b);
+                        self.v.copy_within(a..a + len * dh, b);
+                    }
+                }
+            }
+        }
+        self.rows = src.len();
     }
 
     /// Make room for position `pos` (doubling the capacity when full).
@@ -230,5 +281,45 @@ mod tests {
             1,
         );
         assert_eq!(out, vec![10.0, 10.0, 5.0]);
+    }
+
+    #[test]
+    fn select_rows_in_place_equals_a_fresh_layout() {
+        // Beams that continue from themselves, swap, share a parent, and rows that are dropped.
+        let cases: [&[u32]; 7] = [
+            &[0, 1, 2, 3],
+            &[1, 0, 3, 2],
+            &[0, 0, 0, 0],
+            &[3, 3, 1, 1],
+            &[2, 0, 1],
+            &[3],
+            &[1, 2, 3, 0],
+        ];
+        let (rows, heads, dh, cap, len) = (4, 2, 3, 5, 4);
+        let fill = |c: &mut KvCache| {
+            for (i, x) in c.k.iter_mut().enumerate() {
+                *x = i as f32;
+            }
+            for (i, x) in c.v.iter_mut().enumerate() {
+                *x = -(i as f32);
+            }
+        };
+        for src in cases {
+            let mut a = KvCache::new(rows, heads, dh, cap);
+            let mut b = KvCache::new(rows, heads, dh, cap);
+            fill(&mut a);
+            fill(&mut b);
+            a.select_rows(src, len);
+            b.relayout(src, len, cap);
+            assert_eq!(a.rows(), src.len());
+            for r in 0..src.len() {
+                for h in 0..heads {
+                    let at = (r * heads + h) * cap * dh;
+                    let filled = at..at + len * dh;
+                    assert_eq!(a.k[filled.clone()], b.k[filled.clone()], "{src:?} row {r}");
+                    assert_eq!(a.v[filled.clone()], b.v[filled], "{src:?} row {r}");
+                }
+            }
+        }
     }
 }
