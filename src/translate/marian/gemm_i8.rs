@@ -157,7 +157,8 @@ impl PackedI8 {
         } else {
             IsaI8::Portable
         };
-        let acts = QuantRows::new(x, m, self.k, self.k4);
+        let shifted = matches!(isa, IsaI8::Avx512Vnni | IsaI8::AvxVnni);
+        let acts = QuantRows::new(x, m, self.k, self.k4, shifted);
         let threads = rayon::current_num_threads().max(1);
         let groups = if m * self.n * self.k < 1 << 16 {
             1
@@ -274,52 +275,79 @@ struct QuantRows {
 }
 
 impl QuantRows {
-    /// Compiled for AVX2 where the CPU has it: built without, `round` is a libm call per value,
-    /// which cost small products (32 × 512 × 512) about as much as their arithmetic. Same values
-    /// either way (rounding and maxima are exact).
-    fn new(x: &[f32], m: usize, k: usize, k4: usize) -> QuantRows {
-        #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
-            return unsafe { QuantRows::new_avx2(x, m, k, k4) };
-        }
-        QuantRows::new_plain(x, m, k, k4)
+    /// Rows in parallel when there are many (the encoder's 1,024 × 2,048 inputs took as long to
+    /// quantize on one thread as their product on two); `u` only for the paths that read it.
+    fn new(x: &[f32], m: usize, k: usize, k4: usize, shifted: bool) -> QuantRows {
+        let mut q = vec![0i8; m * k4];
+        let mut scale = vec![0f32; m];
+        let threads = rayon::current_num_threads().max(1);
+        let per_task = if m * k >= 1 << 16 {
+            m.div_ceil(4 * threads).max(1)
+        } else {
+            m.max(1)
+        };
+        x.par_chunks(per_task * k.max(1))
+            .zip(q.par_chunks_mut(per_task * k4.max(1)))
+            .zip(scale.par_chunks_mut(per_task))
+            .for_each(|((x, q), scale)| quantize_rows(x, q, scale, k, k4));
+        let u = if shifted {
+            q.iter().map(|&v| (v as u8) ^ 0x80).collect()
+        } else {
+            Vec::new()
+        };
+        QuantRows { q, u, scale, k4 }
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn new_avx2(x: &[f32], m: usize, k: usize, k4: usize) -> QuantRows {
-        QuantRows::new_plain(x, m, k, k4)
-    }
-
-    #[inline(always)]
+    /// One thread, the plain build: the reference for tests.
+    #[cfg(test)]
     fn new_plain(x: &[f32], m: usize, k: usize, k4: usize) -> QuantRows {
         let mut q = vec![0i8; m * k4];
-        let mut u = vec![128u8; m * k4];
         let mut scale = vec![0f32; m];
-        for (((row, qr), ur), s) in x
-            .chunks_exact(k)
-            .zip(q.chunks_exact_mut(k4))
-            .zip(u.chunks_exact_mut(k4))
-            .zip(&mut scale)
-        {
-            // Eight running maxima, so that the loop vectorises (max is exact in any order).
-            let mut lanes = [0f32; 8];
-            for c in row.chunks(8) {
-                for (l, v) in lanes.iter_mut().zip(c) {
-                    *l = l.max(v.abs());
-                }
-            }
-            let amax = lanes.iter().fold(0f32, |a, &v| a.max(v));
-            *s = amax / 127.0;
-            let inv = if *s > 0.0 { 1.0 / *s } else { 0.0 };
-            for ((o, uo), &v) in qr.iter_mut().zip(ur.iter_mut()).zip(row) {
-                let v = q8(v * inv);
-                *o = v;
-                *uo = (v as u8) ^ 0x80;
+        quantize_rows_plain(x, &mut q, &mut scale, k, k4);
+        let u = q.iter().map(|&v| (v as u8) ^ 0x80).collect();
+        QuantRows { q, u, scale, k4 }
+    }
+}
+
+/// Compiled for AVX2 where the CPU has it: built without, `round` is a libm call per value, which
+/// cost small products (32 × 512 × 512) about as much as their arithmetic. Same values either way
+/// (rounding and maxima are exact).
+fn quantize_rows(x: &[f32], q: &mut [i8], scale: &mut [f32], k: usize, k4: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { quantize_rows_avx2(x, q, scale, k, k4) };
+    }
+    quantize_rows_plain(x, q, scale, k, k4)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn quantize_rows_avx2(x: &[f32], q: &mut [i8], scale: &mut [f32], k: usize, k4: usize) {
+    quantize_rows_plain(x, q, scale, k, k4)
+}
+
+/// Rows of `x` (`k` wide) into rows of `q` (`k4` wide, zeros past `k`) and their scales.
+#[inline(always)]
+fn quantize_rows_plain(x: &[f32], q: &mut [i8], scale: &mut [f32], k: usize, k4: usize) {
+    if k == 0 {
+        scale.fill(0.0);
+        return;
+    }
+    for ((row, qr), s) in x.chunks_exact(k).zip(q.chunks_exact_mut(k4)).zip(scale) {
+        // Eight running maxima, so that the loop vectorises (max is exact in any order).
+        let mut lanes = [0f32; 8];
+        for c in row.chunks(8) {
+            for (l, v) in lanes.iter_mut().zip(c) {
+                *l = l.max(v.abs());
             }
         }
-        QuantRows { q, u, scale, k4 }
+        let amax = lanes.iter().fold(0f32, |a, &v| a.max(v));
+        *s = amax / 127.0;
+        let inv = if *s > 0.0 { 1.0 / *s } else { 0.0 };
+        for (o, &v) in qr.iter_mut().zip(row) {
+            *o = q8(v * inv);
+        }
     }
 }
 
@@ -585,10 +613,21 @@ mod tests {
         }
         x[3 * k..4 * k].fill(0.0);
         let plain = QuantRows::new_plain(&x, m, k, 40);
-        let best = QuantRows::new(&x, m, k, 40);
+        let best = QuantRows::new(&x, m, k, 40, true);
         assert_eq!(plain.q, best.q);
         assert_eq!(plain.u, best.u);
         assert_eq!(plain.scale, best.scale);
+        assert!(QuantRows::new(&x, m, k, 40, false).u.is_empty());
+        // Many rows: quantized in parallel, the same bytes.
+        let (m2, k2) = (300, 515);
+        let x2 = values(m2 * k2, 11);
+        let (plain2, best2) = (
+            QuantRows::new_plain(&x2, m2, k2, 516),
+            QuantRows::new(&x2, m2, k2, 516, true),
+        );
+        assert_eq!(plain2.q, best2.q);
+        assert_eq!(plain2.u, best2.u);
+        assert_eq!(plain2.scale, best2.scale);
         // Ties away from zero, and u is q shifted by 128.
         assert_eq!(plain.q[40 + 1], -18 + 1);
         assert_eq!(plain.q[40 + 36], 18 + 1);
