@@ -21,6 +21,8 @@
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
 
+use rayon::prelude::*;
+
 use super::attention::{self, CrossKv, KvCache};
 use super::config::{Activation, MarianConfig};
 use super::{gemm, gemm_i8};
@@ -295,8 +297,36 @@ struct FeedForward {
 impl FeedForward {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let h = self.fc1.forward(x)?;
+        if h.dtype() == DType::F32 && h.device().is_cpu() && in_place(self.act) {
+            let mut v = h.flatten_all()?.to_vec1::<f32>()?;
+            activate_in_place(self.act, &mut v);
+            return self
+                .fc2
+                .forward(&Tensor::from_vec(v, h.shape(), h.device())?);
+        }
         self.fc2.forward(&activate(self.act, &h)?)
     }
+}
+
+fn in_place(act: Activation) -> bool {
+    matches!(act, Activation::Silu | Activation::Relu)
+}
+
+/// SiLU or ReLU over plain values, in parallel chunks (candle's unary ops run on one thread, and
+/// the encoder's 1,024 × 2,048 SiLU was ~10% of its time): candle's arithmetic, so the same bits.
+/// Returns false, leaving `h` as it was, for the other activations.
+fn activate_in_place(act: Activation, h: &mut [f32]) -> bool {
+    const CHUNK: usize = 8192;
+    match act {
+        Activation::Silu => h
+            .par_chunks_mut(CHUNK)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = *v / (1.0 + (-*v).exp()))),
+        Activation::Relu => h
+            .par_chunks_mut(CHUNK)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = v.max(0.0))),
+        _ => return false,
+    }
+    true
 }
 
 fn activate(act: Activation, h: &Tensor) -> Result<Tensor> {
@@ -692,15 +722,10 @@ impl Marian {
             let c = attention::cross_attention(&q, &enc.cross[i], &enc.lens);
             layer.cross_norm.add_norm(&mut x, &mm(w[3], &c));
             let mut h = mm(w[4], &x);
-            match fast.act {
-                // candle's arithmetic for these, in place.
-                Activation::Silu => h.iter_mut().for_each(|v| *v = *v / (1.0 + (-*v).exp())),
-                Activation::Relu => h.iter_mut().for_each(|v| *v = v.max(0.0)),
-                act => {
-                    let cols = h.len() / n.max(1);
-                    let t = Tensor::from_vec(h, (n, cols), &Device::Cpu)?;
-                    h = activate(act, &t)?.flatten_all()?.to_vec1()?;
-                }
+            if !activate_in_place(fast.act, &mut h) {
+                let cols = h.len() / n.max(1);
+                let t = Tensor::from_vec(h, (n, cols), &Device::Cpu)?;
+                h = activate(fast.act, &t)?.flatten_all()?.to_vec1()?;
             }
             layer.base.ffn_norm.add_norm(&mut x, &mm(w[5], &h));
         }
