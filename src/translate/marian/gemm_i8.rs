@@ -224,6 +224,19 @@ impl PackedI8 {
             let w = &self.data[p * self.k4 * NR..(p + 1) * self.k4 * NR];
             let col = p * NR;
             let cols = NR.min(self.n - col);
+            // The panel's scales, biases and VNNI offsets (128 · Σw: those paths summed
+            // (x + 128)·w) as whole arrays, so that the epilogue vectorises; padded columns are
+            // computed and not stored.
+            let mut scale = [0f32; NR];
+            let mut bias = [0f32; NR];
+            let mut offset = [0i32; NR];
+            scale.copy_from_slice(&self.scale[col..col + NR]);
+            bias.copy_from_slice(&self.bias[col..col + NR]);
+            if matches!(isa, IsaI8::Avx512Vnni | IsaI8::AvxVnni) {
+                for (o, &c) in offset.iter_mut().zip(&self.colsum[col..col + NR]) {
+                    *o = 128 * c;
+                }
+            }
             let mut r = 0;
             while r < m {
                 let mr = 4.min(m - r);
@@ -244,20 +257,14 @@ impl PackedI8 {
                     IsaI8::Avx2 => avx2::panel(w, acts, r, mr, groups, next, &mut sums),
                     _ => portable_panel(w, acts, r, mr, groups, &mut sums),
                 }
-                let unsigned = matches!(isa, IsaI8::Avx512Vnni | IsaI8::AvxVnni);
                 for (i, s) in sums.iter().enumerate().take(mr) {
                     let row = r + i;
                     let a = acts.scale[row];
-                    let dst = out.0.add(row * self.n + col);
-                    for j in 0..cols {
-                        // The VNNI paths summed (x + 128)·w: take 128 · Σw off again.
-                        let int = if unsigned {
-                            s[j] - 128 * self.colsum[col + j]
-                        } else {
-                            s[j]
-                        };
-                        *dst.add(j) = int as f32 * (a * self.scale[col + j]) + self.bias[col + j];
+                    let mut v = [0f32; NR];
+                    for j in 0..NR {
+                        v[j] = (s[j] - offset[j]) as f32 * (a * scale[j]) + bias[j];
                     }
+                    std::ptr::copy_nonoverlapping(v.as_ptr(), out.0.add(row * self.n + col), cols);
                 }
                 r += mr;
             }
