@@ -108,8 +108,9 @@ const HIGHEST: f32 = 88.37;
 
 /// `exp(x)` as one lane of the AVX2 version computes it (FMA via `mul_add`: the same roundings).
 #[inline(always)]
+#[allow(clippy::manual_clamp)] // `clamp` keeps a NaN; `vmaxps` turns it into LOWEST, and so must we
 fn exp_lane(x: f32) -> f32 {
-    let x = x.max(LOWEST).min(HIGHEST); // as `vmaxps`/`vminps` (a NaN becomes LOWEST)
+    let x = x.max(LOWEST).min(HIGHEST);
     let n = x.mul_add(LOG2E, 0.5).floor();
     let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
     let mut y = P[0];
