@@ -31,6 +31,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -220,12 +221,27 @@ def run_warta(warta: str, model_dir: Path, dtype: str, threads: int):
     cmd = [warta, "--quiet", "--format", "json", "bench", "--engine", "marian", "--model", str(model_dir),
            "--dtype", dtype, "--threads", str(threads)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = p.stdout.read()  # small: one JSON report (--quiet keeps stderr to errors)
-    err = p.stderr.read()
-    # The child's own peak resident memory, from its rusage.
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    rss = usage.ru_maxrss / 1024
+    # The child's own peak resident memory: VmHWM of its address space, polled until it exits. Not
+    # wait4's ru_maxrss: Linux keeps in it the high-water mark of the forked copy of this Python
+    # process (CTranslate2 and torch loaded, ~1.1 GB), so it read the same for every dtype.
+    peak = [0]
+
+    def poll_hwm():
+        while p.poll() is None:
+            try:
+                with open(f"/proc/{p.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peak[0] = max(peak[0], int(line.split()[1]))
+            except OSError:
+                break
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=poll_hwm)
+    watcher.start()
+    out, err = p.communicate()  # small: one JSON report (--quiet keeps stderr to errors)
+    watcher.join()
+    rss = peak[0] / 1024 if peak[0] else None
     if p.returncode != 0:
         msg = err.decode(errors="replace").strip().splitlines()
         print(f"warta --dtype {dtype}: failed: {msg[-1] if msg else p.returncode}", file=sys.stderr)
