@@ -1023,20 +1023,6 @@ impl Weights<'_> {
     }
 }
 
-/// Log-softmax of one row of logits, in place (the same arithmetic order as a plain reference: max,
-/// sum of exponentials, subtract).
-pub fn log_softmax_in_place(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if max == f32::NEG_INFINITY {
-        return;
-    }
-    let sum: f32 = row.iter().map(|&x| (x - max).exp()).sum();
-    let log_sum = sum.ln();
-    for x in row.iter_mut() {
-        *x = (*x - max) - log_sum;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1050,14 +1036,5 @@ mod tests {
         // Position 1: sin(1), sin(1/100), cos(1), cos(1/100).
         let want = [1f64.sin(), 0.01f64.sin(), 1f64.cos(), 0.01f64.cos()].map(|x| x as f32);
         assert_eq!(rows[1], want.to_vec());
-    }
-
-    #[test]
-    fn log_softmax_rows() {
-        let mut row = vec![1.0f32, 2.0, 3.0, f32::NEG_INFINITY];
-        log_softmax_in_place(&mut row);
-        let total: f32 = row.iter().map(|x| x.exp()).sum();
-        assert!((total - 1.0).abs() < 1e-6);
-        assert_eq!(row[3], f32::NEG_INFINITY);
     }
 }

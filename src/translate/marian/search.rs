@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use super::config::{EarlyStopping, GenerationConfig};
 use super::guard;
-use super::model::{log_softmax_in_place, DecoderCache, Marian};
+use super::model::{DecoderCache, Marian};
 use super::rowops;
 
 type Result<T> = candle_core::Result<T>;
@@ -113,7 +113,7 @@ fn process(row: &mut [f32], seq: &[u32], gen: &GenerationConfig, log_probs: bool
         }
     }
     if log_probs && gen.renormalize_logits {
-        log_softmax_in_place(row);
+        rowops::log_softmax(row);
     }
 }
 
@@ -432,7 +432,7 @@ fn beam_row(
 ) {
     let forced = gen.forced_eos_token_id.is_some() && seq.len() + 1 == gen.max_length;
     if gen.renormalize_logits || forced {
-        log_softmax_in_place(row);
+        rowops::log_softmax(row);
         process(row, seq, gen, true);
         rowops::top_k(row, k, base, |x| x + beam_score, top);
         return;
