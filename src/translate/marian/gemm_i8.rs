@@ -54,6 +54,12 @@ impl IsaI8 {
         v.push(IsaI8::Portable);
         v
     }
+
+    /// Whether the path reads activations shifted by +128 (VNNI multiplies unsigned by signed
+    /// bytes), so that `128 · Σw` must come off its sums again.
+    fn shifted(self) -> bool {
+        matches!(self, IsaI8::Avx512Vnni | IsaI8::AvxVnni)
+    }
 }
 
 /// W `[n, k]` as int8 panels with per-row scales.
@@ -157,8 +163,7 @@ impl PackedI8 {
         } else {
             IsaI8::Portable
         };
-        let shifted = matches!(isa, IsaI8::Avx512Vnni | IsaI8::AvxVnni);
-        let acts = QuantRows::new(x, m, self.k, self.k4, shifted);
+        let acts = QuantRows::new(x, m, self.k, self.k4, isa.shifted());
         let threads = rayon::current_num_threads().max(1);
         let groups = if m * self.n * self.k < 1 << 16 {
             1
@@ -224,15 +229,14 @@ impl PackedI8 {
             let w = &self.data[p * self.k4 * NR..(p + 1) * self.k4 * NR];
             let col = p * NR;
             let cols = NR.min(self.n - col);
-            // The panel's scales, biases and VNNI offsets (128 · Σw: those paths summed
-            // (x + 128)·w) as whole arrays, so that the epilogue vectorises; padded columns are
-            // computed and not stored.
+            // The panel's scales, biases and offsets (128 · Σw on the shifted paths) as whole
+            // arrays, so that the epilogue vectorises; padded columns are computed and not stored.
             let mut scale = [0f32; NR];
             let mut bias = [0f32; NR];
             let mut offset = [0i32; NR];
             scale.copy_from_slice(&self.scale[col..col + NR]);
             bias.copy_from_slice(&self.bias[col..col + NR]);
-            if matches!(isa, IsaI8::Avx512Vnni | IsaI8::AvxVnni) {
+            if isa.shifted() {
                 for (o, &c) in offset.iter_mut().zip(&self.colsum[col..col + NR]) {
                     *o = 128 * c;
                 }
@@ -297,11 +301,7 @@ impl QuantRows {
             .zip(q.par_chunks_mut(per_task * k4.max(1)))
             .zip(scale.par_chunks_mut(per_task))
             .for_each(|((x, q), scale)| quantize_rows(x, q, scale, k, k4));
-        let u = if shifted {
-            q.iter().map(|&v| (v as u8) ^ 0x80).collect()
-        } else {
-            Vec::new()
-        };
+        let u = if shifted { shift(&q) } else { Vec::new() };
         QuantRows { q, u, scale, k4 }
     }
 
@@ -311,9 +311,14 @@ impl QuantRows {
         let mut q = vec![0i8; m * k4];
         let mut scale = vec![0f32; m];
         quantize_rows_plain(x, &mut q, &mut scale, k, k4);
-        let u = q.iter().map(|&v| (v as u8) ^ 0x80).collect();
+        let u = shift(&q);
         QuantRows { q, u, scale, k4 }
     }
+}
+
+/// The bytes `q + 128` as unsigned, for the shifted paths.
+fn shift(q: &[i8]) -> Vec<u8> {
+    q.iter().map(|&v| (v as u8) ^ 0x80).collect()
 }
 
 /// Compiled for AVX2 where the CPU has it: built without, `round` is a libm call per value, which
