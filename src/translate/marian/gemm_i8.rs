@@ -569,17 +569,7 @@ mod avx2 {
 mod tests {
     use super::*;
 
-    fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use super::super::test_values as values;
 
     /// Every path gives the portable path's result to the bit (integer sums are exact; the scaling
     /// is the same code), on many shapes.

@@ -561,6 +561,20 @@ pub fn split_to_fit(text: &str, limit: usize, count: &dyn Fn(&str) -> usize) -> 
     parts
 }
 
+/// Deterministic values in [-1, 1) for the kernels' tests.
+#[cfg(test)]
+fn test_values(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -248,15 +248,12 @@ pub fn push(top: &mut Vec<(f32, usize)>, k: usize, item: (f32, usize)) {
 mod tests {
     use super::*;
 
+    /// Deterministic values in [-spread/2, spread/2).
     fn values(len: usize, seed: u64, spread: f32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * spread
-            })
+        let half = spread / 2.0;
+        super::super::test_values(len, seed)
+            .into_iter()
+            .map(|x| x * half)
             .collect()
     }
 
